@@ -1,0 +1,33 @@
+# oscbench developer targets. Every target creates .venv (python3 -m venv) and installs into it,
+# so they work on a fresh machine where the system pip refuses global installs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out
+
+.PHONY: quickstart test install speed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+## The main job on the embedded default (trace patterning; no download).
+quickstart: install
+	$(BIN)/oscbench quickstart --out $(OUT)
+
+## Set up and run the whole test suite.
+test: install
+	$(BIN)/python -m pytest -q
+
+## Steps per CPU-second of the streams and the reference learners.
+speed: install
+	$(BIN)/oscbench speed
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

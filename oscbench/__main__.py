@@ -1,0 +1,3 @@
+from oscbench.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The standard evaluator: learner protocol, tasks, FLOP accounting, metrics and result records."""
