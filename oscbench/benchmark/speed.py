@@ -57,7 +57,7 @@ def _load_cases() -> None:
     # importing these modules registers their cases
     import importlib
 
-    for mod in ("oscbench.benchmark.speed_cases",):
+    for mod in ("oscbench.baselines.bench", "oscbench.datasets.atari.bench"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:  # a part of the suite not installed yet

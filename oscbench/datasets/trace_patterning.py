@@ -14,7 +14,8 @@ the CS of the first trial.
 Targets per step (float64):
 
 * ``returns_truncated`` G*_t (SPEC §1.4): γ^(u−1) while u > 0 steps remain to the US of a valid trial,
-  else 0 -- the return cut off at the next CS onset. This is the paper's scoring target.
+  else 0 -- the return cut off at the next CS onset. This is the paper's scoring target. It is a
+  function of the trial state, so it does not depend on the horizon.
 * ``returns`` G_t = Σ_{j>t} γ^{j−t−1} c_j, the full discounted return. It is computed from the trial
   schedule over the generated horizon: at the horizon's end the future counts as 0 (G_{T−1} = 0), and
   USs more than 2,000 steps ahead (weight γ^2000 < 1e−91 at γ = 0.9) are left out.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -184,11 +185,42 @@ def _fill_block(t0, n, horizon, trial_start, trial_isi, trial_pat, pattern_bits,
     return k
 
 
-@dataclass
-class _Schedule:
-    start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    isi: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    pat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+class _TrialSchedule:
+    """The trial schedule (ISI, ITI, pattern per trial), drawn ahead in fixed batches from its own RNG.
+
+    Keeps a window of trials: ``start[i]``, ``isi[i]``, ``iti[i]``, ``pat[i]`` for trials
+    ``first .. first+len-1``. Drawing never depends on how far ahead it is asked to look.
+    """
+
+    def __init__(self, config: TracePatterningConfig, seed: int) -> None:
+        self._cfg = config
+        self._rng = _rng(seed, _PURPOSE_TRIALS)
+        self.start = np.zeros(0, np.int64)
+        self.isi = np.zeros(0, np.int64)
+        self.iti = np.zeros(0, np.int64)
+        self.pat = np.zeros(0, np.int64)
+        self.first = 0          # global index of trial 0 of the window
+        self._next_start = 0    # start step of the next trial to draw
+
+    def extend_to(self, step: int) -> None:
+        """Draw batches until the window holds every trial starting at or before ``step``."""
+        cfg = self._cfg
+        while self._next_start <= step:
+            isi = self._rng.integers(cfg.isi[0], cfg.isi[1] + 1, size=_TRIAL_BATCH)
+            iti = self._rng.integers(cfg.iti[0], cfg.iti[1] + 1, size=_TRIAL_BATCH)
+            pat = self._rng.integers(0, len(PATTERNS), size=_TRIAL_BATCH)
+            starts = self._next_start + np.concatenate([[0], np.cumsum(isi + iti + 1)[:-1]])
+            self._next_start = int(starts[-1] + isi[-1] + iti[-1] + 1)
+            self.start = np.concatenate([self.start, starts])
+            self.isi = np.concatenate([self.isi, isi])
+            self.iti = np.concatenate([self.iti, iti])
+            self.pat = np.concatenate([self.pat, pat])
+
+    def drop_before(self, i: int) -> None:
+        """Forget window trials ``0 .. i-1``."""
+        if i > 0:
+            self.start, self.isi, self.iti, self.pat = (a[i:] for a in (self.start, self.isi, self.iti, self.pat))
+            self.first += i
 
 
 class TracePatterningStream:
@@ -229,29 +261,17 @@ class TracePatterningStream:
         if n_steps < 0:
             raise ConfigError(f"--steps {n_steps} is negative; give a positive number of steps.")
         cfg = self.config
-        trial_rng = _rng(self.seed, _PURPOSE_TRIALS)
         noise_rng = _rng(self.seed, _PURPOSE_DISTRACTORS)
         thresholds = np.floor(cfg.distractor_probs * 2.0**32).astype(np.uint64)
         gpow = cfg.gamma ** np.arange(max(cfg.isi[1], 1), dtype=np.float64)
-        sched = _Schedule()
-        next_start = 0
+        sched = _TrialSchedule(cfg, self.seed)
         k = 0
         for t0 in range(0, n_steps, _BLOCK):
             n = min(_BLOCK, n_steps - t0)
-            need = t0 + _BLOCK + _LOOKAHEAD + 1
-            # drop trials that ended before this block, extend past the look-ahead
-            if len(sched.start) > 1:
-                keep = max(k - 1, 0)
-                sched = _Schedule(sched.start[keep:], sched.isi[keep:], sched.pat[keep:])
-                k -= keep
-            while next_start <= need:
-                isi = trial_rng.integers(cfg.isi[0], cfg.isi[1] + 1, size=_TRIAL_BATCH)
-                iti = trial_rng.integers(cfg.iti[0], cfg.iti[1] + 1, size=_TRIAL_BATCH)
-                pat = trial_rng.integers(0, len(PATTERNS), size=_TRIAL_BATCH)
-                starts = next_start + np.concatenate([[0], np.cumsum(isi + iti + 1)[:-1]])
-                next_start = int(starts[-1] + isi[-1] + iti[-1] + 1)
-                sched = _Schedule(np.concatenate([sched.start, starts]), np.concatenate([sched.isi, isi]),
-                                  np.concatenate([sched.pat, pat]))
+            keep = max(k - 1, 0)
+            sched.drop_before(keep)
+            k -= keep
+            sched.extend_to(t0 + _BLOCK + _LOOKAHEAD + 1)
             uniforms = noise_rng.integers(0, 2**32, size=(_BLOCK, cfg.n_distractors), dtype=np.uint64)
             obs = np.empty((n, cfg.n_features), np.uint8)
             cum = np.empty(n, np.float32)
@@ -271,6 +291,19 @@ class TracePatterningStream:
                             b["continuations"], b["returns"], b["returns_truncated"])
                   for b in self.raw_blocks(n_steps))
         return rechunk(blocks, chunk_size, n_steps)
+
+    def trials(self, n_trials: int) -> dict[str, np.ndarray]:
+        """The first ``n_trials`` trials of this stream (for analysis and tests).
+
+        Returns int64 arrays ``start`` (CS step), ``isi``, ``iti``, ``pattern`` (index into
+        :data:`PATTERNS`) and bool ``valid``, each of shape ``[n_trials]``.
+        """
+        sched = _TrialSchedule(self.config, self.seed)
+        while len(sched.start) < n_trials:
+            sched.extend_to(sched._next_start)
+        sl = slice(0, n_trials)
+        return {"start": sched.start[sl].copy(), "isi": sched.isi[sl].copy(), "iti": sched.iti[sl].copy(),
+                "pattern": sched.pat[sl].copy(), "valid": self.valid[sched.pat[sl]]}
 
     def params(self) -> dict[str, Any]:
         return self.config.to_dict()
