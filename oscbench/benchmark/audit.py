@@ -1,0 +1,260 @@
+"""The causality and determinism audit, and the conformance checks of ``oscbench check``.
+
+Audit (before every scored run), on the first ``prefix_steps`` steps of the run's own stream:
+
+1. a fresh learner runs the prefix in **one chunk** (``run`` when it has one) -> predictions A;
+2. a fresh learner runs it in **random small chunks** of 1..``max_chunk`` steps (a chunk of one step
+   calls ``step``, longer ones ``run``) -> predictions B;
+3. a fresh learner with the same seed runs it in one chunk again -> predictions C.
+
+**Causality** passes when A == B exactly: V_t must not change with how much of the stream after t the
+learner was handed, so a learner that peeks ahead inside a chunk fails (and so does one whose ``run``
+disagrees with its ``step``). **Determinism** passes when A == C exactly. The chunk sizes come from a
+fixed RNG (seed 0), so the audit itself is reproducible.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oscbench.benchmark.guard import LearnerFault, call, run_checked, step_checked
+from oscbench.datasets.stream import StepChunk
+
+AUDIT_CHUNK_SEED = 0
+
+
+@dataclass
+class AuditResult:
+    """Outcome of :func:`run_audit`; ``to_dict`` is a record's ``audit`` block."""
+
+    causality: str                  # "passed" | "failed" | "not run"
+    determinism: str
+    prefix_steps: int
+    max_chunk: int
+    chunk_seed: int = AUDIT_CHUNK_SEED
+    n_chunks: int = 0
+    first_mismatch_step: int | None = None
+    max_abs_difference: float | None = None
+    message: str = ""
+    cpu_seconds: float = 0.0
+    predictions: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.causality == "passed" and self.determinism == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("predictions")
+        d.pop("cpu_seconds")
+        return d
+
+
+def random_chunk_sizes(n: int, max_chunk: int, seed: int = AUDIT_CHUNK_SEED) -> list[int]:
+    """Sizes 1..max_chunk (uniform, fixed RNG) summing to ``n``."""
+    rng = np.random.default_rng(seed)
+    sizes, left = [], n
+    while left > 0:
+        s = int(min(left, rng.integers(1, max_chunk + 1)))
+        sizes.append(s)
+        left -= s
+    return sizes
+
+
+def _compare(a: np.ndarray, b: np.ndarray) -> tuple[int | None, float]:
+    diff = np.flatnonzero(a != b)
+    if not len(diff):
+        return None, 0.0
+    return int(diff[0]), float(np.max(np.abs(a - b)))
+
+
+def run_audit(build: Callable[[], Any], prefix: StepChunk, *, max_chunk: int = 16) -> AuditResult:
+    """Audit the learners ``build()`` makes (each call: a fresh learner, same seed) on ``prefix``.
+
+    Raises :class:`~oscbench.benchmark.guard.LearnerFault` when a learner raises or returns a bad
+    prediction during the audit.
+    """
+    c0 = time.process_time()
+    n = len(prefix)
+    xs, cs, gs = prefix.observations, prefix.cumulants, prefix.continuations
+    res = AuditResult("not run", "not run", n, max_chunk)
+    if n == 0:
+        return res
+    a = run_checked(call("the factory", 0, "building the audit learner", build), 0, xs, cs, gs)
+    res.predictions = a
+
+    chunked = call("the factory", 0, "building the audit learner", build)
+    sizes = random_chunk_sizes(n, max_chunk)
+    res.n_chunks = len(sizes)
+    b = np.empty(n)
+    t = 0
+    for s in sizes:
+        if s == 1:
+            b[t] = step_checked(chunked, t, np.array(xs[t], dtype=np.float32), cs[t], gs[t])
+        else:
+            b[t:t + s] = run_checked(chunked, t, xs[t:t + s], cs[t:t + s], gs[t:t + s])
+        t += s
+    first, worst = _compare(a, b)
+    if first is None:
+        res.causality = "passed"
+    else:
+        res.causality = "failed"
+        res.first_mismatch_step, res.max_abs_difference = first, worst
+        res.message = (f"causality audit failed: predictions differ at step {first} (max |difference| {worst:.3g}) "
+                       f"between one chunk of {n} steps and chunks of 1..{max_chunk} steps; V_t may use only "
+                       f"inputs up to step t, and run() must equal repeated step()")
+
+    again = run_checked(call("the factory", 0, "building the audit learner", build), 0, xs, cs, gs)
+    first, worst = _compare(a, again)
+    if first is None:
+        res.determinism = "passed"
+    else:
+        res.determinism = "failed"
+        if res.first_mismatch_step is None:
+            res.first_mismatch_step, res.max_abs_difference = first, worst
+        msg = (f"determinism audit failed: two learners with the same seed differ at step {first} "
+               f"(max |difference| {worst:.3g}); seed every random draw from the factory's seed")
+        res.message = f"{res.message}; {msg}" if res.message else msg
+    res.cpu_seconds = time.process_time() - c0
+    return res
+
+
+# -- oscbench check ----------------------------------------------------------------------------------
+@dataclass
+class Check:
+    name: str
+    status: str          # "ok" | "FAIL" | "skip"
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<5} {self.name:<12} {self.detail}"
+
+
+@dataclass
+class CheckReport:
+    learner: str
+    task: str
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "FAIL" for c in self.checks)
+
+    def lines(self) -> list[str]:
+        return [c.line() for c in self.checks]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"learner": self.learner, "task": self.task, "ok": self.ok,
+                "checks": [asdict(c) for c in self.checks]}
+
+
+def _flops_value(learner: Any) -> tuple[int | None, str]:
+    fn = getattr(learner, "flops_per_step", None)
+    if not callable(fn):
+        return None, "the learner has no flops_per_step() method"
+    try:
+        v = fn()
+    except Exception as err:  # noqa: BLE001
+        return None, f"flops_per_step() raised {type(err).__name__}: {err}"
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+        return None, f"flops_per_step() returned {v!r}; it must return a positive int"
+    return int(v), ""
+
+
+def check_learner(spec: Any, *, task: str = "trace-patterning-v1", hyperparameters: Mapping[str, Any] | None = None,
+                  seed: int = 0, dataset: Any = None) -> CheckReport:
+    """Conformance checks a researcher runs before submitting; one :class:`Check` per line.
+
+    load, construct, protocol, flops (declared, within the task's budget), step (a float per step),
+    run (shape [N], finite; skipped without ``run``), causality and determinism (the audit).
+    """
+    from oscbench.benchmark import loading, tasks
+
+    t, games = tasks.resolve(task)
+    checks: list[Check] = []
+    name = spec if isinstance(spec, str) else getattr(spec, "__qualname__", repr(spec))
+    report = CheckReport(str(name), task, checks)
+
+    def skip_rest(names: list[str]) -> CheckReport:
+        checks.extend(Check(n, "skip", "needs the checks above") for n in names)
+        return report
+
+    later = ["construct", "protocol", "flops", "step", "run", "causality", "determinism"]
+    try:
+        loaded = loading.load_learner(spec)
+    except Exception as err:  # noqa: BLE001 - report, do not crash
+        checks.append(Check("load", "FAIL", str(err)))
+        return skip_rest(later)
+    checks.append(Check("load", "ok", f"{loaded.spec} -> {loaded.name}" +
+                        (f" ({loaded.source_path})" if loaded.source_path else "")))
+    preset = t.presets.get("smoke") or next(iter(t.presets.values()))
+    n_audit = t.audit_prefix_steps
+    try:
+        source = tasks.open_stream(t, game=games[0], seed=seed, n_steps=max(n_audit, 1), dataset=dataset)
+        prefix = next(iter(source.chunks(n_audit, n_audit)))
+        hp = loaded.hyperparameters(t.kind, preset.steps, hyperparameters or {})
+
+        def build() -> Any:
+            return loaded.build(source.n_features, seed, hp)
+
+        learner = build()
+    except LearnerFault as f:
+        checks.append(Check("construct", "FAIL", f.message))
+        return skip_rest(later[1:])
+    except Exception as err:  # noqa: BLE001
+        checks.append(Check("construct", "FAIL", f"{type(err).__name__}: {err}"))
+        return skip_rest(later[1:])
+    checks.append(Check("construct", "ok", f"{type(learner).__name__}({source.n_features} features, seed={seed}"
+                        + "".join(f", {k}={v!r}" for k, v in hp.items()) + ")"))
+
+    has_step = callable(getattr(learner, "step", None))
+    has_run = callable(getattr(learner, "run", None))
+    if not has_step:
+        checks.append(Check("protocol", "FAIL", "no step(x, cumulant, continuation) method"))
+    else:
+        checks.append(Check("protocol", "ok", "step() and flops_per_step()" + (" and run()" if has_run else "; no run(), step() is used")))
+    flops, why = _flops_value(learner)
+    if flops is None:
+        checks.append(Check("flops", "FAIL", why))
+    elif flops > t.budget_flops:
+        checks.append(Check("flops", "FAIL", f"declares {flops:,} FLOPs/step, over {t.id}'s budget of {t.budget_flops:,}"))
+    else:
+        checks.append(Check("flops", "ok", f"declares {flops:,} FLOPs/step, within {t.id}'s budget of {t.budget_flops:,}"))
+    if not has_step:
+        return skip_rest(["step", "run", "causality", "determinism"])
+
+    n_try = min(100, len(prefix))
+    try:
+        fresh = build()
+        for i in range(n_try):
+            step_checked(fresh, i, np.array(prefix.observations[i]), prefix.cumulants[i], prefix.continuations[i])
+        checks.append(Check("step", "ok", f"a finite float on each of {n_try} steps"))
+    except LearnerFault as f:
+        checks.append(Check("step", "FAIL", f.message))
+    if has_run:
+        try:
+            out = run_checked(build(), 0, prefix.observations, prefix.cumulants, prefix.continuations)
+            checks.append(Check("run", "ok", f"shape ({len(out)},), finite, on {len(out)} steps"))
+        except LearnerFault as f:
+            checks.append(Check("run", "FAIL", f.message))
+    else:
+        checks.append(Check("run", "skip", "no run(); the evaluator calls step() per step (slower)"))
+    if any(c.status == "FAIL" for c in checks):
+        return skip_rest(["causality", "determinism"])
+    try:
+        audit = run_audit(build, prefix, max_chunk=t.audit_max_chunk)
+    except LearnerFault as f:
+        checks.append(Check("causality", "FAIL", f.message))
+        return skip_rest(["determinism"])
+    fail_c = audit.causality != "passed"
+    checks.append(Check("causality", "FAIL" if fail_c else "ok",
+                        audit.message.split("; determinism")[0] if fail_c else
+                        f"one chunk == {audit.n_chunks} chunks of 1..{audit.max_chunk} steps on {audit.prefix_steps} steps"))
+    fail_d = audit.determinism != "passed"
+    checks.append(Check("determinism", "FAIL" if fail_d else "ok",
+                        audit.message.split("; ")[-1] if fail_d else f"same seed, same {audit.prefix_steps} predictions"))
+    return report

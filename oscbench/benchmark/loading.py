@@ -1,0 +1,237 @@
+"""Learner specs and hyper-parameters: turn what a user names into a factory.
+
+A learner is named as
+
+* a reference baseline: ``hybrid``, ``columnar``, ``constructive`` or ``tbptt``
+  (:data:`oscbench.baselines.BASELINES`; their default hyper-parameters for a task come from
+  :func:`oscbench.baselines.reference_config`, and the user's override them);
+* a Python file: ``path/to/file.py`` or ``path/to/file.py:factory`` (default factory ``make_learner``);
+* an importable module: ``package.module:factory`` (or ``package.module`` for ``make_learner``);
+* or, from Python, the factory callable itself.
+
+Hyper-parameters come from ``--hp name=value`` (the value is read as a TOML scalar or array:
+``0.01``, ``1e-4``, ``true``, ``"text"``, ``[4, 4]``; anything else is taken as a plain string) and
+from a TOML file (its top level, or its ``[hyperparameters]`` table); ``--hp`` wins over the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oscbench.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BASELINE_NAMES = ("hybrid", "columnar", "constructive", "tbptt")
+DEFAULT_FACTORY = "make_learner"
+_MODULE_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+
+
+@dataclass
+class LoadedLearner:
+    """A resolved learner: its factory and what the result record says about it.
+
+    ``defaults`` maps a task kind (``trace-patterning``, ``atari``) and run length to default
+    hyper-parameters (baselines only); see :meth:`hyperparameters`.
+    """
+
+    spec: str
+    name: str
+    factory: Callable[..., Any]
+    source_path: Path | None
+    source_sha256: str | None
+    defaults: Callable[[str, int], dict[str, Any]] | None = field(default=None, repr=False)
+
+    def hyperparameters(self, task_kind: str, n_steps: int, user: Mapping[str, Any]) -> dict[str, Any]:
+        """The full hyper-parameter set of a run: the baseline's reference config, then ``user``."""
+        hp = dict(self.defaults(task_kind, n_steps)) if self.defaults else {}
+        hp.update(user)
+        return _jsonable(hp)
+
+    def build(self, n_features: int, seed: int, hp: Mapping[str, Any]) -> Any:
+        """Call the factory; hyper-parameters its signature rejects become a one-line ConfigError."""
+        try:
+            sig = inspect.signature(self.factory)
+        except (TypeError, ValueError):  # no signature to check (some builtins)
+            sig = None
+        if sig is not None:
+            try:
+                sig.bind(n_features, seed=seed, **hp)
+            except TypeError as err:
+                raise ConfigError(f"learner {self.name} rejects its arguments ({err}); check the --hp names "
+                                  f"against make_learner(n_features, *, seed, **hyperparameters).") from None
+        return self.factory(n_features, seed=seed, **hp)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "item") and callable(v.item):  # numpy scalars
+        return v.item()
+    return v
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _source_of(obj: Any) -> Path | None:
+    try:
+        src = inspect.getsourcefile(obj)
+    except TypeError:
+        src = None
+    if src is None:
+        mod = inspect.getmodule(obj)
+        src = getattr(mod, "__file__", None) if mod else None
+    return Path(src) if src and Path(src).is_file() else None
+
+
+def _from_callable(factory: Callable[..., Any], spec: str | None = None, name: str | None = None) -> LoadedLearner:
+    if not callable(factory):
+        raise ConfigError(f"{factory!r} is not callable; pass a factory make_learner(n_features, *, seed, **hp).")
+    src = _source_of(factory)
+    qual = getattr(factory, "__qualname__", type(factory).__name__)
+    mod = getattr(factory, "__module__", None) or "?"
+    return LoadedLearner(spec or f"{mod}:{qual}", name or qual, factory, src, sha256_of(src) if src else None)
+
+
+def _load_baseline(name: str) -> LoadedLearner:
+    try:
+        import oscbench.baselines as bl
+        table = bl.BASELINES
+    except (ImportError, AttributeError):
+        raise ConfigError(f"the reference baseline {name!r} is not available in this installation "
+                          "(oscbench.baselines is missing); name a learner file or module instead.") from None
+    if name not in table:
+        raise ConfigError(f"unknown baseline {name!r}; choose from {', '.join(sorted(table))}.")
+    loaded = _from_callable(table[name], spec=name, name=name)
+    ref = getattr(bl, "reference_config", None)
+    if ref is not None:
+        loaded.defaults = lambda kind, n_steps: ref(name, kind, n_steps)
+    return loaded
+
+
+def _load_file(spec: str, path_text: str, factory_name: str) -> LoadedLearner:
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"learner file {path} does not exist; give path/to/file.py[:factory].")
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    mod_name = f"oscbench_learner_{path.stem}_{digest}"
+    mspec = importlib.util.spec_from_file_location(mod_name, path)
+    if mspec is None or mspec.loader is None:
+        raise ConfigError(f"cannot import {path} as Python; give a .py file.")
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[mod_name] = module
+    try:
+        mspec.loader.exec_module(module)
+    except SyntaxError as err:
+        sys.modules.pop(mod_name, None)
+        raise ConfigError(f"{path} line {err.lineno}: syntax error ({err.msg}); fix the learner file.") from None
+    except Exception as err:  # noqa: BLE001 - any import-time failure of user code is the user's to fix
+        sys.modules.pop(mod_name, None)
+        raise ConfigError(f"importing {path} failed: {type(err).__name__}: {err}; fix the learner file.") from None
+    factory = getattr(module, factory_name, None)
+    if factory is None:
+        raise ConfigError(f"{path} defines no {factory_name!r}; add it or name the factory as {path}:NAME.")
+    name = path.stem if factory_name == DEFAULT_FACTORY else f"{path.stem}:{factory_name}"
+    loaded = _from_callable(factory, spec=spec, name=name)
+    loaded.source_path, loaded.source_sha256 = path.resolve(), sha256_of(path)
+    return loaded
+
+
+def _load_module(spec: str, module_name: str, factory_name: str) -> LoadedLearner:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"cannot import module {module_name!r} ({err}); install it, or give "
+                          "path/to/file.py[:factory] or a baseline name.") from None
+    except Exception as err:  # noqa: BLE001
+        raise ConfigError(f"importing {module_name} failed: {type(err).__name__}: {err}; fix the module.") from None
+    factory = getattr(module, factory_name, None)
+    if factory is None:
+        raise ConfigError(f"module {module_name} has no {factory_name!r}; name the factory as {module_name}:NAME.")
+    name = module_name.rsplit(".", 1)[-1] + ("" if factory_name == DEFAULT_FACTORY else f":{factory_name}")
+    return _from_callable(factory, spec=spec, name=name)
+
+
+def load_learner(spec: str | Callable[..., Any]) -> LoadedLearner:
+    """Resolve a learner spec (or a factory callable) into a :class:`LoadedLearner`."""
+    if callable(spec) and not isinstance(spec, str):
+        return _from_callable(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError("no learner given; name a baseline (hybrid, columnar, constructive, tbptt), "
+                          "path/to/file.py[:factory] or package.module:factory.")
+    spec = spec.strip()
+    if spec in BASELINE_NAMES:
+        return _load_baseline(spec)
+    m = re.match(r"^(.*\.py)(?::([A-Za-z_]\w*))?$", spec)
+    if m:
+        return _load_file(spec, m.group(1), m.group(2) or DEFAULT_FACTORY)
+    module_name, _, factory_name = spec.partition(":")
+    if _MODULE_RE.match(module_name) and (not factory_name or re.match(r"^[A-Za-z_]\w*$", factory_name)):
+        if "." not in module_name and not factory_name:
+            raise ConfigError(f"unknown learner {spec!r}; name a baseline ({', '.join(BASELINE_NAMES)}), "
+                              "path/to/file.py[:factory] or package.module:factory.")
+        return _load_module(spec, module_name, factory_name or DEFAULT_FACTORY)
+    raise ConfigError(f"cannot read learner spec {spec!r}; use a baseline name, path/to/file.py[:factory] "
+                      "or package.module:factory.")
+
+
+# -- hyper-parameters --------------------------------------------------------------------------------
+def parse_value(text: str) -> Any:
+    """A ``--hp`` value: a TOML scalar or array if it parses as one, else the plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_hp_pairs(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["step_size=1e-3", "hidden=4"]`` -> ``{"step_size": 0.001, "hidden": 4}``."""
+    out: dict[str, Any] = {}
+    for item in pairs:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not re.match(r"^[A-Za-z_]\w*$", name):
+            raise ConfigError(f"--hp {item!r} is not NAME=VALUE; write e.g. --hp step_size=1e-3.")
+        out[name] = parse_value(value.strip())
+    return out
+
+
+def read_hp_file(path: str | Path) -> dict[str, Any]:
+    """Hyper-parameters from a TOML file: its ``[hyperparameters]`` table if present, else its top level."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"hyper-parameter file {path} does not exist; give a TOML file.") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read hyper-parameter file {path} ({err}).") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"hyper-parameter file {path} is not valid TOML ({err}); fix it.") from None
+    hp = data.get("hyperparameters", data)
+    if not isinstance(hp, dict):
+        raise ConfigError(f"{path}: [hyperparameters] must be a table of name = value.")
+    return hp
+
+
+def collect_hyperparameters(pairs: Iterable[str] = (), hp_file: str | Path | None = None,
+                            extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """File first, then ``extra`` (Python), then ``--hp`` pairs."""
+    hp = read_hp_file(hp_file) if hp_file else {}
+    hp.update(extra or {})
+    hp.update(parse_hp_pairs(pairs))
+    return hp

@@ -1,0 +1,247 @@
+"""Scoring arithmetic (per run) and statistics (over seeds and games).
+
+Per run (:class:`RunScorer`), fed chunk by chunk with the predictions V_t and the targets:
+
+* per-step error e_t = (V_t − G_t)², every step, against the task target (and against the full return);
+* **final error** = mean of e_t over the scoring window, the last ``window`` steps of the run
+  (``window`` = min(task window, steps): 200k steps for the standard tasks);
+* **NMSE** = final error / Var(G_t over the same window) (population variance): 0 is perfect, 1 is
+  the best constant predictor (the window's mean), ``None`` when the target is constant there;
+* **lifetime error** = mean of e_t over the whole run;
+* the **learning curve**: mean e_t per bin of ``bin_steps`` steps (the last bin may be shorter);
+* the reference code's **running error**: mean e_t over the last ``running_window`` steps, logged after
+  every step count i ≥ running_window with i mod ``running_every`` = ``running_offset``.
+
+Over seeds: mean with a 95% percentile bootstrap CI (:func:`bootstrap_ci`, scipy). Across Atari games:
+the interquartile mean of per-run NMSE with a stratified bootstrap CI, resampling runs within each
+game (:func:`iqm_stratified`, the rliable method, with scipy doing the resampling).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+N_RESAMPLES = 9999
+BOOTSTRAP_SEED = 0   # fixed: the same records always give the same intervals
+
+
+class RunScorer:
+    """Accumulate per-step errors of one run in O(window + bins) memory.
+
+    Args:
+        steps: the run's length T.
+        window: scoring-window length W (≤ T).
+        bin_steps: learning-curve bin width.
+        running_window, running_every, running_offset: the running-error log (see module docs).
+    """
+
+    def __init__(self, steps: int, window: int, bin_steps: int, running_window: int = 100_000,
+                 running_every: int = 50_000, running_offset: int = 20_000) -> None:
+        if not 0 < window <= steps or bin_steps <= 0:
+            raise ValueError(f"need 0 < window <= steps and bin_steps > 0 (steps={steps}, window={window}, bins={bin_steps})")
+        self.steps, self.window, self.bin_steps = steps, window, bin_steps
+        n_bins = -(-steps // bin_steps)
+        self._bins = np.zeros(n_bins)
+        self._bins_full = np.zeros(n_bins)
+        self._w_err = np.empty(window)
+        self._w_err_full = np.empty(window)
+        self._w_target = np.empty(window)
+        self._w_full = np.empty(window)
+        self._w0 = steps - window
+        self.done = 0
+        self._sum = 0.0
+        # running window: prefix sums of e_t at multiples of g
+        self.rw, self.r_every, self.r_offset = running_window, running_every, running_offset % running_every
+        self._g = math.gcd(math.gcd(running_window, running_every), self.r_offset or running_every)
+        self._prefix = np.zeros(steps // self._g + 1)
+
+    def update(self, start: int, predictions: np.ndarray, target: np.ndarray, full_return: np.ndarray) -> np.ndarray:
+        """Score steps ``start .. start+N-1`` (must follow the previous update); return e_t (float64 [N])."""
+        if start != self.done:
+            raise ValueError(f"chunk starts at step {start}, expected {self.done}")
+        n = len(predictions)
+        if n == 0:
+            return np.zeros(0)
+        if start + n > self.steps:
+            raise ValueError(f"chunk ends at step {start + n}, beyond the run's {self.steps} steps")
+        v = np.asarray(predictions, dtype=np.float64)
+        err = np.square(v - target)
+        err_full = np.square(v - full_return)
+        idx = np.arange(start, start + n) // self.bin_steps
+        b0 = idx[0]
+        m = idx[-1] - b0 + 1
+        self._bins[b0:b0 + m] += np.bincount(idx - b0, weights=err, minlength=m)
+        self._bins_full[b0:b0 + m] += np.bincount(idx - b0, weights=err_full, minlength=m)
+        a = max(start, self._w0)
+        if a < start + n:
+            s, d = a - start, a - self._w0
+            k = start + n - a
+            self._w_err[d:d + k] = err[s:]
+            self._w_err_full[d:d + k] = err_full[s:]
+            self._w_target[d:d + k] = target[s:]
+            self._w_full[d:d + k] = full_return[s:]
+        cs = self._sum + np.cumsum(err)
+        first = (-(start + 1)) % self._g   # first i in the chunk with (start + i + 1) % g == 0
+        pos = np.arange(first, n, self._g)
+        self._prefix[(start + pos + 1) // self._g] = cs[pos]
+        self._sum = float(cs[-1])
+        self.done += n
+        return err
+
+    @property
+    def running_error(self) -> float:
+        """Mean error so far (for progress bars)."""
+        return self._sum / self.done if self.done else float("nan")
+
+    def running_log(self) -> tuple[list[int], list[float]]:
+        """(step counts, mean error over the ``running_window`` steps before each)."""
+        g, k = self._g, self.rw
+        first = k + ((self.r_offset - k) % self.r_every)
+        steps = list(range(first, self.done + 1, self.r_every))
+        mse = [float((self._prefix[i // g] - self._prefix[(i - k) // g]) / k) for i in steps]
+        return steps, mse
+
+    def finalize(self, reference_final_error: float | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(metrics, curve) as stored in a result record. Call after all ``steps`` were scored."""
+        if self.done != self.steps:
+            raise ValueError(f"scored {self.done} of {self.steps} steps")
+        lengths = np.full(len(self._bins), self.bin_steps, dtype=np.float64)
+        lengths[-1] = self.steps - self.bin_steps * (len(self._bins) - 1)
+        final = float(self._w_err.mean())
+        final_full = float(self._w_err_full.mean())
+        var = float(self._w_target.var())
+        var_full = float(self._w_full.var())
+        r_steps, r_mse = self.running_log()
+        metrics = {
+            "final_error": final,
+            "lifetime_error": float(self._bins.sum() / self.steps),
+            "nmse": final / var if var > 0 else None,
+            "target_variance": var,
+            "target_mean": float(self._w_target.mean()),
+            "relative_error": final / reference_final_error if reference_final_error else None,
+            "reference_final_error": reference_final_error or None,
+            "final_error_full_return": final_full,
+            "lifetime_error_full_return": float(self._bins_full.sum() / self.steps),
+            "nmse_full_return": final_full / var_full if var_full > 0 else None,
+            "target_variance_full_return": var_full,
+            "window_steps": self.window,
+            "running_window": {"window": self.rw, "steps": r_steps, "mse": r_mse},
+        }
+        curve = {"bin_steps": self.bin_steps, "mse": (self._bins / lengths).tolist(),
+                 "mse_full_return": (self._bins_full / lengths).tolist()}
+        return metrics, curve
+
+
+# -- statistics over runs ------------------------------------------------------------------------
+def bootstrap_ci(values: Sequence[float], *, confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
+                 seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean (scipy.stats.bootstrap); (nan, nan) with fewer than 2 values."""
+    x = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if len(x) < 2:
+        return (math.nan, math.nan)
+    if np.all(x == x[0]):
+        return (float(x[0]), float(x[0]))
+    res = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                          method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def summarize(values: Sequence[float | None]) -> dict[str, Any]:
+    """{n, mean, ci_low, ci_high, std} of the non-null values (mean over seeds, 95% bootstrap CI)."""
+    x = [float(v) for v in values if v is not None]
+    if not x:
+        return {"n": 0, "mean": None, "ci_low": None, "ci_high": None, "std": None}
+    lo, hi = bootstrap_ci(x)
+    return {"n": len(x), "mean": float(np.mean(x)), "ci_low": None if math.isnan(lo) else lo,
+            "ci_high": None if math.isnan(hi) else hi, "std": float(np.std(x, ddof=1)) if len(x) > 1 else None}
+
+
+def iqm(values: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% (scipy.stats.trim_mean, 25% cut each side)."""
+    return float(stats.trim_mean(np.asarray(values, dtype=np.float64).ravel(), 0.25))
+
+
+def iqm_stratified(scores_by_game: Mapping[str, Sequence[float]], *, confidence: float = CONFIDENCE,
+                   n_resamples: int = 2000, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """IQM over all runs of all games, with a stratified bootstrap CI (runs resampled within each game).
+
+    scipy's multi-sample bootstrap (``paired=False``) resamples each game's runs independently, which
+    is the stratified bootstrap of Agarwal et al. (2021). Games with a single run enter every
+    resample unchanged.
+    """
+    samples = [np.asarray(v, dtype=np.float64) for v in scores_by_game.values() if len(v) >= 2]
+    fixed = np.concatenate([np.asarray(v, dtype=np.float64) for v in scores_by_game.values() if len(v) == 1] or [np.zeros(0)])
+    allv = np.concatenate(samples + [fixed]) if samples else fixed
+    if len(allv) == 0:
+        return {"iqm": None, "ci_low": None, "ci_high": None, "n_games": 0, "n_runs": 0}
+    point = iqm(allv)
+    lo = hi = point
+    if samples and not np.all(allv == allv[0]):
+        def stat(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
+            batch = xs[0].shape[:-1]
+            parts = list(xs) + [np.broadcast_to(fixed, batch + fixed.shape)]
+            return stats.trim_mean(np.concatenate(parts, axis=-1), 0.25, axis=-1)
+
+        res = stats.bootstrap(tuple(samples), stat, paired=False, vectorized=True, confidence_level=confidence,
+                              n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return {"iqm": point, "ci_low": lo, "ci_high": hi, "n_games": len(scores_by_game), "n_runs": int(len(allv))}
+
+
+def group_key(record: Mapping[str, Any]) -> tuple[str, str | None, str, str, str]:
+    """(task id, game, preset, learner name, hyper-parameter digest): runs that differ only by seed."""
+    from oscbench.benchmark.records import hyperparameter_digest
+
+    t, lr = record["task"], record["learner"]
+    return (t["id"], t.get("game"), t["preset"], lr["name"], hyperparameter_digest(lr["hyperparameters"]))
+
+
+def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One summary per group of runs (:func:`group_key`): metrics' mean and 95% CI over seeds."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(group_key(r), []).append(r)
+    out = []
+    for (task, game, preset, name, hp_digest), runs in groups.items():
+        ok = [r for r in runs if r["status"] == "ok"]
+        m = lambda k: [r["metrics"][k] for r in ok]  # noqa: E731
+        out.append({
+            "task": task, "game": game, "preset": preset, "learner": name, "hp_digest": hp_digest,
+            "hyperparameters": runs[0]["learner"]["hyperparameters"], "steps": runs[0]["steps"],
+            "seeds": sorted(r["seed"] for r in ok), "failed_seeds": sorted(r["seed"] for r in runs if r["status"] != "ok"),
+            "flops_per_step": runs[0]["learner"]["flops_per_step"],
+            "final_error": summarize(m("final_error")), "nmse": summarize(m("nmse")),
+            "lifetime_error": summarize(m("lifetime_error")), "relative_error": summarize(m("relative_error")),
+            "nmse_full_return": summarize(m("nmse_full_return")),
+            "steps_per_cpu_second": summarize([r["timing"]["steps_per_cpu_second"] for r in ok]),
+        })
+    return out
+
+
+def suite_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Across games, per (task, preset, learner, hp): IQM of per-run NMSE with a stratified bootstrap CI."""
+    groups: dict[tuple, dict[str, list[float]]] = {}
+    for r in records:
+        if r["status"] != "ok" or not r["task"].get("game") or r["metrics"]["nmse"] is None:
+            continue
+        task, _, preset, name, hp = group_key(r)
+        groups.setdefault((task, preset, name, hp), {}).setdefault(r["task"]["game"], []).append(r["metrics"]["nmse"])
+    return [{"task": t, "preset": p, "learner": n, "hp_digest": h, "nmse": iqm_stratified(by_game)}
+            for (t, p, n, h), by_game in groups.items()]
+
+
+def mean_curve(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bin end steps, mean MSE over runs, standard error) of runs with identical curve bins."""
+    ok = [r for r in records if r["status"] == "ok"]
+    if not ok:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    b, steps = ok[0]["curve"]["bin_steps"], ok[0]["steps"]
+    ys = np.array([r["curve"]["mse"] for r in ok if r["curve"]["bin_steps"] == b and r["steps"] == steps])
+    x = np.minimum(np.arange(1, ys.shape[1] + 1) * b, steps)
+    sem = ys.std(axis=0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else np.zeros(ys.shape[1])
+    return x, ys.mean(axis=0), sem
