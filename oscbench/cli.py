@@ -122,6 +122,170 @@ def speed(cases, scale, list_cases, as_json) -> None:
 
 
 # [evaluator-commands]
+# ------------------------------------------------------------------------------------------- evaluator
+_LEARNER_HELP = "LEARNER: a baseline (hybrid, columnar, constructive, tbptt), path/to/file.py[:factory] or package.module:factory."
+
+
+def _failed_runs_error(failed: list, out) -> OscbenchError:
+    from oscbench.benchmark.evaluator import run_name
+
+    names = "; ".join(run_name(r) for r in failed)
+    where = f"; tracebacks in the .log files in {out}" if out else ""
+    return OscbenchError(f"{len(failed)} run(s) failed: {names}{where}.", exit_code=1)
+
+
+@cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
+@click.argument("learner")
+@click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
+@click.option("--preset", default="smoke", show_default=True, help="Run length: smoke, short or full.")
+@click.option("--seeds", default=None, help="Seeds: 0-4, 0,3,7 or 5 (default: the preset's count, from 0).")
+@click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Hyper-parameter (TOML value); repeatable.")
+@click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of hyper-parameters.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Directory for records and logs.")
+@click.option("--steps", type=int, default=None, help="Override the preset's run length (records say preset 'custom').")
+@click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet) -> None:
+    from oscbench.benchmark.evaluator import evaluate, parse_seeds
+    from oscbench.benchmark.loading import collect_hyperparameters
+
+    hp = collect_hyperparameters(hp_pairs, hp_file)
+    res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
+                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset)
+    if as_json:
+        _dump_json(res.to_dict())
+    else:
+        click.echo(res.table())
+        for s in res.suite():
+            n = s["nmse"]
+            click.echo(f"suite {s['task']} {s['learner']}: IQM NMSE {n['iqm']:.4g} [{n['ci_low']:.4g}, {n['ci_high']:.4g}] "
+                       f"over {n['n_games']} games, {n['n_runs']} runs")
+        click.echo(f"records: {out_dir} ({len(res.paths)} files)")
+    if res.failed:
+        raise _failed_runs_error(res.failed, out_dir)
+
+
+@cli.command("check", help=f"Conformance checks before submitting: protocol, declared FLOPs, step/run outputs, causality, determinism.\n\n{_LEARNER_HELP}")
+@click.argument("learner")
+@click.option("--task", default="trace-patterning-v1", show_default=True, help="Task whose stream and budget to use.")
+@click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Hyper-parameter (TOML value); repeatable.")
+@click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of hyper-parameters.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def check_cmd(learner, task, hp_pairs, hp_file, as_json) -> None:
+    from oscbench.benchmark.audit import check_learner
+    from oscbench.benchmark.loading import collect_hyperparameters
+
+    report = check_learner(learner, task=task, hyperparameters=collect_hyperparameters(hp_pairs, hp_file))
+    _dump_json(report.to_dict()) if as_json else click.echo("\n".join(report.lines()))
+    if not report.ok:
+        bad = [c.name for c in report.checks if c.status == "FAIL"]
+        raise OscbenchError(f"{learner} fails the check(s) {', '.join(bad)}; fix them before submitting.", exit_code=1)
+
+
+@cli.group("results")
+def results_group() -> None:
+    """Inspect and validate result records."""
+
+
+@results_group.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def results_validate(files, as_json) -> None:
+    """Check records (files or directories) against the schema and recompute what can be recomputed."""
+    from oscbench.benchmark.records import iter_record_paths, validate_record
+
+    paths = iter_record_paths(files)
+    if not paths:
+        raise OscbenchError(f"no .json records in {', '.join(map(str, files))}; give record files or directories.")
+    reports = [validate_record(p) for p in paths]
+    if as_json:
+        _dump_json([r.to_dict() for r in reports])
+    else:
+        for r in reports:
+            click.echo(f"ok    {r.source}" if r.ok else f"FAIL  {r.source}: " + "; ".join(r.errors))
+    bad = [r for r in reports if not r.ok]
+    if bad:
+        raise OscbenchError(f"{len(bad)} of {len(reports)} record(s) are invalid.", exit_code=1)
+
+
+@results_group.command("summary")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def results_summary(files, as_json) -> None:
+    """Aggregate records over seeds (mean, 95% bootstrap CI) and over Atari games (IQM NMSE)."""
+    from oscbench.benchmark import metrics
+    from oscbench.benchmark.evaluator import format_table
+    from oscbench.benchmark.records import load_records
+
+    recs = load_records(files)
+    if not recs:
+        raise OscbenchError(f"no .json records in {', '.join(map(str, files))}; give record files or directories.")
+    summary, suite = metrics.aggregate(recs), metrics.suite_summary(recs)
+    if as_json:
+        _dump_json({"summary": summary, "suite": suite})
+        return
+    click.echo(format_table(summary))
+    for s in suite:
+        n = s["nmse"]
+        click.echo(f"suite {s['task']} {s['learner']}: IQM NMSE {n['iqm']:.4g} [{n['ci_low']:.4g}, {n['ci_high']:.4g}] "
+                   f"over {n['n_games']} games")
+
+
+@cli.group("tasks")
+def tasks_group() -> None:
+    """The standard tasks (budgets, presets, scoring)."""
+
+
+@tasks_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tasks_list(as_json) -> None:
+    """List the standard tasks."""
+    from oscbench.benchmark.tasks import list_tasks
+
+    ts = list_tasks()
+    if as_json:
+        _dump_json([t.summary() for t in ts])
+        return
+    for t in ts:
+        presets = ", ".join(f"{k} {p.steps:,}x{p.seeds}" for k, p in t.presets.items())
+        games = f"; {len(t.games)} games" if t.games else ""
+        click.echo(f"{t.id:<22}budget {t.budget_flops:>6,} FLOPs/step  gamma {t.gamma}  presets {presets}{games}")
+
+
+@tasks_group.command("show")
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tasks_show(task_id, as_json) -> None:
+    """Show one task's definition."""
+    from oscbench.benchmark.tasks import get_task
+
+    s = get_task(task_id).summary()
+    if as_json:
+        _dump_json(s)
+        return
+    for k, v in s.items():
+        if k == "presets":
+            for name, p in v.items():
+                click.echo(f"preset {name:<8}{p['steps']:>12,} steps  {p['seeds']} seeds  curve bins of {p['bin_steps']:,}")
+        elif k in ("games", "excluded_games") and v:
+            click.echo(f"{k:<20}{', '.join(v)}")
+        elif v not in ([], None):
+            click.echo(f"{k:<20}{v}")
+
+
+@cli.command("quickstart")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
+@click.option("--steps", type=int, default=None, help="Steps per run (default: the smoke preset, 200,000).")
+@click.option("--seeds", type=int, default=3, show_default=True, help="Number of seeds (0..N-1).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def quickstart_cmd(out_dir, steps, seeds, quiet) -> None:
+    """Generate the trace-patterning stream, evaluate hybrid and T-BPTT, print the table, plot the curves."""
+    from oscbench.benchmark.quickstart import quickstart
+
+    res = quickstart(out_dir, n_steps=steps, n_seeds=seeds, progress=not quiet, echo=click.echo)
+    if res.failed:
+        raise _failed_runs_error(res.failed, Path(out_dir) / "records")
 
 # [leaderboard-commands]
 
