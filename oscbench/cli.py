@@ -64,6 +64,9 @@ def datasets() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output file (default: in the data dir).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--policy-file", type=click.Path(path_type=Path), default=None,
+              help="Atari: replay this local action log instead of the downloaded one.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Atari suites: games generated in parallel.")
 # [atari-generate-options]
 def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_patterns, gamma, output,
                       overwrite, quiet, **extra) -> None:
@@ -84,6 +87,13 @@ def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_pa
                                              overwrite=overwrite, progress=not quiet)
         click.echo(f"wrote {path}")
         return
+    if name in ("atari", "atari-v1") or name.startswith("atari/"):
+        from oscbench.datasets.atari.generate import generate_named
+
+        for did, path in generate_named(name, policy_file=extra["policy_file"], jobs=extra["jobs"], output=output,
+                                        overwrite=overwrite, progress=not quiet).items():
+            click.echo(f"{did}: {path}")
+        return
     # [atari-generate]
     raise ConfigError(f"unknown dataset {name!r}; try `trace-patterning` or see `oscbench datasets list`.")
 
@@ -98,6 +108,56 @@ def datasets_info(path, as_json, no_verify) -> None:
 
     info = dataset_info(path, verify=not no_verify)
     _dump_json(info) if as_json else click.echo(format_info(info))
+
+
+@datasets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--kind", default=None, help="Only this kind (atari, trace-patterning).")
+def datasets_list(as_json, kind) -> None:
+    """Every dataset id: kind, steps, features, size, local status, excluded flag."""
+    from oscbench.datasets import registry
+
+    es = registry.entries(kind)
+    _dump_json([e.to_dict() for e in es]) if as_json else click.echo(registry.format_table(es))
+
+
+@datasets.command("show")
+@click.argument("dataset_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def datasets_show(dataset_id, as_json) -> None:
+    """Registry facts of DATASET_ID (source, sha256, fingerprint, exclusion) and its local status."""
+    from oscbench.datasets import registry
+
+    d = registry.show(dataset_id)
+    _dump_json(d) if as_json else click.echo(registry.format_show(d))
+
+
+@datasets.command("download")
+@click.argument("dataset_id", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every Atari game (58).")
+@click.option("--mirror", default=None, help="URL or directory replacing the upstream base (or $OSCBENCH_MIRROR).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Games generated in parallel.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def datasets_download(dataset_id, all_, mirror, jobs, quiet) -> None:
+    """Fetch a verified action log (atari/<Game>-v1, atari-v1 or --all) and generate its dataset."""
+    from oscbench.datasets import registry
+
+    for did, path in registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, progress=not quiet).items():
+        click.echo(f"{did}: {path}")
+
+
+@datasets.command("verify")
+@click.argument("dataset_id")
+@click.option("--replay", is_flag=True, help="Atari: replay the log again and compare (about 30 s per game).")
+@click.option("--policy-file", type=click.Path(path_type=Path), default=None, help="Atari: log to replay.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def datasets_verify(dataset_id, replay, policy_file, as_json) -> None:
+    """Check a dataset id or file: digests, registry fingerprint, and (--replay) a fresh replay."""
+    from oscbench.datasets import registry
+    from oscbench.datasets.atari.verify import format_report
+
+    rep = registry.verify(dataset_id, replay=replay, policy_file=policy_file, progress=not as_json)
+    _dump_json(rep) if as_json else click.echo(format_report(rep))
 
 
 # [datasets-commands]
