@@ -86,7 +86,7 @@ class LinearTD(_Base):
         self.flops = 4 * n
 
     def step(self, x, c, g):
-        x = np.asarray(x, dtype=np.float64)
+        x, c, g = np.asarray(x, dtype=np.float64), float(c), float(g)
         if self.x is not None:
             v_now = float(self.w @ x)
             self.w += self.a * (c + g * v_now - self.v) * self.x
@@ -106,7 +106,7 @@ class PeekAhead(LinearTD):
         out = np.empty(len(cs))
         for i in range(len(cs)):
             v = self.step(xs[i], cs[i], gs[i])
-            out[i] = v + (0.5 * xs[i + 1, 6] if i + 1 < len(cs) else 0.0)
+            out[i] = v + (0.5 * float(xs[i + 1, 6]) if i + 1 < len(cs) else 0.0)
         return out
 
 

@@ -306,25 +306,30 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
     bar = tqdm(total=steps, unit="step", unit_scale=True, desc=name, disable=not progress, dynamic_ncols=True,
                leave=True)
     c0, w0 = time.process_time(), time.perf_counter()
+    learner_cpu = 0.0
     try:
         for chunk in source.chunks(steps, chunk_steps):
             target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
             if target is None:
                 raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
                                 "regenerate the dataset.")
+            l0 = time.process_time()
             preds = run_checked(learner, chunk.start, chunk.observations, chunk.cumulants, chunk.continuations)
+            learner_cpu += time.process_time() - l0
             err = scorer.update(chunk.start, preds, target, chunk.returns)
             bar.update(len(chunk))
             bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
     except LearnerFault as f:
-        record["timing"].update(wall_seconds=time.perf_counter() - w0, cpu_seconds=time.process_time() - c0)
+        record["timing"].update(wall_seconds=time.perf_counter() - w0, cpu_seconds=learner_cpu,
+                                total_cpu_seconds=time.process_time() - c0)
         bar.close()
         return fail("run", f.step, f.message, f.log)
     finally:
         bar.close()
-    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    total, wall = time.process_time() - c0, time.perf_counter() - w0
     record["metrics"], record["curve"] = scorer.finalize(ref)
-    record["timing"].update(wall_seconds=wall, cpu_seconds=cpu, steps_per_cpu_second=steps / cpu if cpu > 0 else None)
+    record["timing"].update(wall_seconds=wall, cpu_seconds=learner_cpu, total_cpu_seconds=total,
+                            steps_per_cpu_second=steps / learner_cpu if learner_cpu > 0 else None)
     record["created"] = records.now_iso()
     return record
 

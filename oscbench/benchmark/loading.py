@@ -4,7 +4,8 @@ A learner is named as
 
 * a reference baseline: ``hybrid``, ``columnar``, ``constructive`` or ``tbptt``
   (:data:`oscbench.baselines.BASELINES`; their default hyper-parameters for a task come from
-  :func:`oscbench.baselines.reference_config`, and the user's override them);
+  :func:`oscbench.baselines.reference_config`, and the user's override them; their source digest
+  covers every ``.py`` file of :mod:`oscbench.baselines`, see :func:`package_sha256`);
 * a Python file: ``path/to/file.py`` or ``path/to/file.py:factory`` (default factory ``make_learner``);
 * an importable module: ``package.module:factory`` (or ``package.module`` for ``make_learner``);
 * or, from Python, the factory callable itself.
@@ -88,6 +89,14 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def package_sha256(directory: Path) -> str:
+    """Digest of a package's Python sources: sha256 of ``<relative path>|<sha256>`` lines, sorted by path."""
+    h = hashlib.sha256()
+    for f in sorted(directory.rglob("*.py")):
+        h.update(f"{f.relative_to(directory).as_posix()}|{sha256_of(f)}\n".encode())
+    return h.hexdigest()
+
+
 def _source_of(obj: Any) -> Path | None:
     try:
         src = inspect.getsourcefile(obj)
@@ -118,6 +127,8 @@ def _load_baseline(name: str) -> LoadedLearner:
     if name not in table:
         raise ConfigError(f"unknown baseline {name!r}; choose from {', '.join(sorted(table))}.")
     loaded = _from_callable(table[name], spec=name, name=name)
+    pkg = Path(bl.__file__).parent
+    loaded.source_path, loaded.source_sha256 = pkg, package_sha256(pkg)
     ref = getattr(bl, "reference_config", None)
     if ref is not None:
         loaded.defaults = lambda kind, n_steps: ref(name, kind, n_steps)

@@ -17,7 +17,8 @@ these records and nothing else. A record describes one run (one learner, task, p
                             running_window {window, steps[], mse[]}}
     curve           null | {bin_steps, mse[], mse_full_return[]}
     audit           {causality, determinism, prefix_steps, chunk_sizes, first_mismatch_step, ...}
-    timing          {wall_seconds, cpu_seconds, steps_per_cpu_second, audit_cpu_seconds}
+    timing          {wall_seconds, cpu_seconds (inside the learner), total_cpu_seconds,
+                     steps_per_cpu_second = steps / cpu_seconds, audit_cpu_seconds}
     provenance      {oscbench_version, git_commit, python, numpy, numba, platform, learner_source_sha256}
     created         ISO 8601 UTC time the record was written
 

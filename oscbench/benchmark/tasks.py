@@ -274,25 +274,25 @@ def _file_source(path: str | Path, n_steps: int, *, loop: bool, want_params: Map
 
 
 def _atari_source(task: Task, game: str | None, n_steps: int, dataset: str | Path | None) -> StreamSource:
+    """The recorded pass of ``game`` (``oscbench.datasets.atari.AtariStream``), looped; verified on open."""
     game = task.check_game(game)
     want_id = task.dataset_id.format(game=game)
-    if dataset is None:
-        try:
-            from oscbench.datasets import atari
-        except ModuleNotFoundError as err:
-            if not (err.name or "").startswith("oscbench.datasets.atari"):
-                raise
-            atari = None
-        opener = getattr(atari, "open_stream", None) if atari is not None else None
-        if opener is None:
-            raise ConfigError(f"Atari streams are not available in this installation; generate the "
-                              f"{want_id} dataset file and pass it with --dataset FILE.")
-        stream = opener(game)
-        path = getattr(stream, "path", None)
-        if path is None:
-            raise ConfigError(f"the Atari stream for {game} has no dataset file; generate {want_id} first.")
-        dataset = path
-    return _file_source(dataset, n_steps, loop=True, want_id=want_id)
+    from oscbench.datasets.atari import AtariStream
+
+    with AtariStream(dataset if dataset is not None else want_id, verify=True) as stream:
+        if stream.game and stream.game != game:
+            raise DataError(f"{stream.path} holds the game {stream.game}, but the task needs {game}; "
+                            "give the right file.")
+        path, info = stream.path, stream.file
+        block = {"id": stream.dataset_id, "sha256": stream.digest, "sha256_kind": "file-content",
+                 "params": dict(info.params), "seed": None, "path": str(Path(path).resolve())}
+        n_features = stream.n_features
+
+    def chunks(n: int, chunk_size: int) -> Iterator[StepChunk]:
+        with AtariStream(path, verify=False) as s:
+            yield from s.chunks(n, chunk_size)
+
+    return StreamSource(n_features, chunks, block)
 
 
 #: task kind -> opener(task, game, seed, n_steps, dataset) (new kinds plug in here)
