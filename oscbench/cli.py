@@ -137,12 +137,14 @@ def datasets_show(dataset_id, as_json) -> None:
 @click.option("--all", "all_", is_flag=True, help="Every Atari game (58).")
 @click.option("--mirror", default=None, help="URL or directory replacing the upstream base (or $OSCBENCH_MIRROR).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Games generated in parallel.")
+@click.option("--log-only", is_flag=True, help="Fetch the verified logs only; generate later.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def datasets_download(dataset_id, all_, mirror, jobs, quiet) -> None:
+def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet) -> None:
     """Fetch a verified action log (atari/<Game>-v1, atari-v1 or --all) and generate its dataset."""
     from oscbench.datasets import registry
 
-    for did, path in registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, progress=not quiet).items():
+    for did, path in registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
+                                       progress=not quiet).items():
         click.echo(f"{did}: {path}")
 
 
@@ -348,6 +350,93 @@ def quickstart_cmd(out_dir, steps, seeds, quiet) -> None:
         raise _failed_runs_error(res.failed, Path(out_dir) / "records")
 
 # [leaderboard-commands]
+_LB_ROOT = click.option("--root", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True,
+                        help="The leaderboard directory (committed submissions, README, site).")
+
+
+def _echo_problems(err) -> None:
+    for line in err.problems:
+        click.echo(f"error: {line}", err=True)
+
+
+@cli.command("submit")
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Display name of the entry (its file name is derived from it).")
+@click.option("--authors", multiple=True, help="An author (repeatable).")
+@click.option("--url", default=None, help="http(s) link to a paper or code.")
+@click.option("--description", default=None, help="One paragraph about the learner.")
+@click.option("--command", "command_", default=None, help="The command that produced the records (kept with the entry).")
+@click.option("--supersede", is_flag=True, help="Replace an entry of the same name (the old one stays, marked superseded).")
+@_LB_ROOT
+def submit_cmd(records, name, authors, url, description, command_, supersede, root) -> None:
+    """Validate one learner's RECORDS (files or directories) for one task and preset; write the entry."""
+    from oscbench.leaderboard.submissions import submit
+    from oscbench.leaderboard.validation import ValidationFailed
+
+    try:
+        res = submit(list(records), name=name, authors=authors, url=url, description=description,
+                     command=command_, supersede=supersede, root=root)
+    except ValidationFailed as err:
+        _echo_problems(err)
+        raise SystemExit(2) from None
+    if res.superseded:
+        click.echo(f"kept the previous entry as {res.superseded} (superseded)")
+    click.echo(f"wrote {res.path}; commit it and run `oscbench leaderboard build`")
+
+
+@cli.group()
+def leaderboard() -> None:
+    """Build, show and validate the leaderboard (leaderboard/ of the repository)."""
+
+
+@leaderboard.command("build")
+@_LB_ROOT
+def leaderboard_build(root) -> None:
+    """Write ROOT/README.md (tables) and the static site ROOT/site/ (all or nothing)."""
+    from oscbench.leaderboard.site import build
+
+    res = build(root)
+    click.echo(f"built {res.boards} boards from {res.entries} entries: {res.readme}, {res.site / 'index.html'}")
+
+
+@leaderboard.command("show")
+@click.option("--task", default=None, help="Only this task (trace-patterning-v1, atari-v1, atari-v1/Pong, atari-v1/suite).")
+@click.option("--preset", default=None, help="Only this preset.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_LB_ROOT
+def leaderboard_show(task, preset, as_json, root) -> None:
+    """Print the rankings."""
+    from oscbench.leaderboard.ranking import build_boards, filter_boards, to_json
+    from oscbench.leaderboard.render_markdown import board_text
+    from oscbench.leaderboard.site import load_valid_entries
+
+    boards = filter_boards(build_boards(load_valid_entries(root)), task, preset)
+    if as_json:
+        _dump_json(to_json(boards))
+    elif not boards:
+        click.echo("no entries" + (f" for {task}" if task else "") + (f" at preset {preset}" if preset else ""))
+    else:
+        click.echo("\n\n".join(board_text(b) for b in boards))
+
+
+@leaderboard.command("validate")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_LB_ROOT
+def leaderboard_validate(as_json, root) -> None:
+    """Re-check every committed entry (records, dataset digests, recomputed aggregates)."""
+    from oscbench.leaderboard.submissions import validate_all
+
+    reports = validate_all(root)
+    bad = [r for r in reports if not r.ok]
+    if as_json:
+        _dump_json([{"file": str(r.path), "ok": r.ok, "problems": r.problems} for r in reports])
+    else:
+        for r in bad:
+            for p in r.problems:
+                click.echo(f"error: {r.path}: {p}", err=True)
+        click.echo(f"{len(reports) - len(bad)} of {len(reports)} entries valid")
+    if bad:
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,7 +127,7 @@ def fetch(source: str, dest: str | os.PathLike[str], *, sha256: str, size: int |
             with atomic_path(dest, overwrite=True) as tmp:
                 digest, n = _transfer(source, tmp, size=size, timeout=timeout, progress=progress)
                 if digest != sha256:
-                    if size is not None and n < size:
+                    if size is not None and n < size and _is_url(source) and not source.startswith("file:"):
                         raise _Truncated(f"got {n:,} of {size:,} bytes")
                     raise DataError(f"{source} has sha256 {digest} but {sha256} was expected ({n:,} bytes); "
                                     "the file is corrupt or changed upstream and was not kept -- try another "

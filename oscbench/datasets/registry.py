@@ -203,8 +203,11 @@ def format_show(d: dict[str, Any]) -> str:
 
 
 def download(dataset_id: str | None = None, *, all_: bool = False, mirror: str | os.PathLike[str] | None = None,
-             jobs: int = 1, progress: bool = True) -> dict[str, Path]:
-    """Get datasets onto this machine: one id, or every downloadable id with ``all_``. id -> local file."""
+             jobs: int = 1, generate: bool = True, progress: bool = True) -> dict[str, Path]:
+    """Get datasets onto this machine: one id (or ``atari-v1``), or every Atari id with ``all_``.
+
+    Returns id -> dataset file (id -> log file with ``generate=False``).
+    """
     if all_:
         ids = [e.id for e in entries("atari")]
     else:
@@ -220,13 +223,13 @@ def download(dataset_id: str | None = None, *, all_: bool = False, mirror: str |
             ids = [e.id]
     from oscbench.datasets.atari.fetch import download as atari_download
 
-    return atari_download(ids, mirror=mirror, jobs=jobs, progress=progress)
+    return atari_download(ids, mirror=mirror, jobs=jobs, generate=generate, progress=progress)
 
 
 def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathLike[str] | None = None,
            progress: bool = True) -> dict[str, Any]:
     """Verify a dataset id or file; a report dict, or DataError naming the first divergence."""
-    from oscbench.datasets.atari import verify as av
+    from oscbench.datasets.atari.verify import verify as atari_verify
     from oscbench.datasets.format import DatasetFile
 
     p = Path(dataset_id)
@@ -234,14 +237,14 @@ def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathL
         with DatasetFile(p, verify=False) as ds:
             kind = ds.kind
         if kind == "atari":
-            return av.verify(str(p), replay=replay, policy_file=policy_file, progress=progress)
+            return atari_verify(str(p), replay=replay, policy_file=policy_file, progress=progress)
         DatasetFile(p, verify=True).close()
         return {"id": str(p), "path": str(p), "checks": ["array digests ok"], "ok": True}
     if dataset_id.startswith("atari/") and "/" in dataset_id:
-        return av.verify(dataset_id, replay=replay, policy_file=policy_file, progress=progress)
+        return atari_verify(dataset_id, replay=replay, policy_file=policy_file, progress=progress)
     e = get(dataset_id)
     if e.kind == "atari":
-        return av.verify(e.id, replay=replay, policy_file=policy_file, progress=progress)
+        return atari_verify(e.id, replay=replay, policy_file=policy_file, progress=progress)
     files = sorted(e.local_path().glob("*.h5")) if e.local_path().is_dir() else []
     if not files:
         from oscbench.errors import DataError

@@ -43,10 +43,11 @@ def dataset_ok(name: str) -> bool:
 
 
 def download(names: list[str], *, mirror: str | os.PathLike[str] | None = None, jobs: int = 1,
-             retries: int = 3, progress: bool = True) -> dict[str, Path]:
+             retries: int = 3, generate: bool = True, progress: bool = True) -> dict[str, Path]:
     """Fetch the logs of registry ids and generate their datasets (``jobs`` processes); id -> dataset path.
 
     Present and verified datasets are kept; a present file that fails verification is regenerated.
+    With ``generate=False`` only the logs are fetched (id -> log path), e.g. on a login node.
     """
     ids = [canonical_id(n) for n in names]
     for did in ids:
@@ -54,6 +55,9 @@ def download(names: list[str], *, mirror: str | os.PathLike[str] | None = None, 
         if tag is not None:
             raise DataError(f"{did} is not in the registry, so there is nothing to download; generate it from its "
                             "log with `oscbench datasets generate ... --policy-file`.")
+    if not generate:
+        return {did: download_policy(G.parse_id(did)[0], mirror=mirror, retries=retries, progress=progress).path
+                for did in ids}
     keep = [did for did in ids if dataset_ok(did)]
     todo = [did for did in ids if did not in keep]
     for did in todo:

@@ -7,7 +7,8 @@ A fingerprint (JSON-able dict) holds, for one pass of T steps:
 * ``block_digests`` -- the first 8 hex digits of the sha256 of each block of ``block_steps`` (1,000)
   frames, concatenated, so a mismatch can be placed within 1,000 steps without the frames themselves;
 * ``episode_starts``, ``episode_scores`` (raw), ``episode_ends`` (one letter per episode: ``g`` game
-  over, ``t`` 108k-frame cap, ``x`` cut by the end of the log) and ``episode_extra_actions``.
+  over, ``t`` 108k-frame cap, ``x`` cut by the end of the log, ``r`` reset of a running game) and
+  ``episode_extra_actions``.
 
 The *prefix* fingerprint of the first P steps (P = 20,000) has the frames/rewards digests of those
 steps and the starts, scores and ends of the episodes that begin (starts) or end (the rest) before P.
@@ -21,7 +22,7 @@ import numpy as np
 
 BLOCK_STEPS = 1000
 PREFIX_STEPS = 20_000
-_END_LETTERS = "xgt"   # index = END_TRUNCATED, END_GAME_OVER, END_TIME_LIMIT
+_END_LETTERS = "xgtr"   # index = END_TRUNCATED, END_GAME_OVER, END_TIME_LIMIT, END_RESET
 
 
 def _sha(a: np.ndarray) -> str:
@@ -50,10 +51,14 @@ def fingerprint(frames: np.ndarray, rewards: np.ndarray, episodes: dict[str, np.
     }
 
 
-def prefix_fingerprint(frames: np.ndarray, rewards: np.ndarray, episode_starts: np.ndarray,
-                       episode_scores: np.ndarray, episode_ends: np.ndarray | str,
+def prefix_fingerprint(frames: np.ndarray, rewards: np.ndarray, episodes: dict[str, Any],
                        n: int = PREFIX_STEPS) -> dict[str, Any]:
-    """Fingerprint of the first ``n`` steps (episodes completed within them; starts before ``n``)."""
+    """Fingerprint of the first ``n`` steps (episodes completed within them; starts before ``n``).
+
+    ``episodes``: per-episode arrays (or a full fingerprint's lists) ``episode_starts``,
+    ``episode_scores``, ``episode_ends`` and ``episode_extra_actions``.
+    """
+    episode_starts, episode_ends = episodes["episode_starts"], episodes["episode_ends"]
     starts = [int(s) for s in episode_starts if s < n]
     done = len(starts) - 1       # episodes whose next reset lies inside the prefix
     ends = episode_ends if isinstance(episode_ends, str) else "".join(_END_LETTERS[int(e)] for e in episode_ends)
@@ -62,8 +67,9 @@ def prefix_fingerprint(frames: np.ndarray, rewards: np.ndarray, episode_starts: 
         "frames_sha256": _sha(np.ascontiguousarray(frames[:n], dtype=np.uint8)),
         "rewards_sha256": _sha(np.asarray(rewards[:n], dtype="<f4")),
         "episode_starts": starts,
-        "episode_scores": [_num(s) for s in list(episode_scores)[:done]],
+        "episode_scores": [_num(s) for s in list(episodes["episode_scores"])[:done]],
         "episode_ends": ends[:done],
+        "episode_extra_actions": [int(x) for x in list(episodes["episode_extra_actions"])[:done]],
     }
 
 

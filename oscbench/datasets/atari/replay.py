@@ -29,8 +29,9 @@ from oscbench.errors import DataError
 RESET_BYTE = ord("R")
 ACTION_BYTE0 = ord("a")
 GAMMA = 0.98
-#: ``episode_ends`` codes.
-END_TRUNCATED, END_GAME_OVER, END_TIME_LIMIT = 0, 1, 2
+#: ``episode_ends`` codes: cut by the end of the log, game over, 108k-frame cap, reset while the game
+#: was still running (only with ``strict=False``).
+END_TRUNCATED, END_GAME_OVER, END_TIME_LIMIT, END_RESET = 0, 1, 2, 3
 
 
 def check_log(log: bytes, n_actions: int, *, name: str = "the action log") -> np.ndarray:
@@ -123,9 +124,12 @@ class Replay:
                                                "episode_scores", "episode_ends", "episode_extra_actions")}
 
 
-def replay_log(game: str, log: bytes, *, n_steps: int | None = None,
+def replay_log(game: str, log: bytes, *, n_steps: int | None = None, strict: bool = True,
                progress: Callable[[int], None] | None = None) -> Replay:
     """Replay ``log`` (or its first ``n_steps`` bytes) for ``game``; see the module docs.
+
+    ``strict`` (default) refuses a reset while the game is running (a divergence from the recording);
+    ``strict=False`` accepts it (hand-made logs) and marks such episodes ``END_RESET``.
 
     ``progress(k)`` is called with the number of steps done since its last call (every 4,096 steps).
     Raises DataError on a malformed log, a missing/bad ROM or a divergence from the recording.
@@ -163,7 +167,7 @@ def replay_log(game: str, log: bytes, *, n_steps: int | None = None,
         b = data[i]
         if b == RESET_BYTE:
             nf = episode_frame()
-            if not over and nf < MAX_EPISODE_FRAMES:
+            if strict and not over and nf < MAX_EPISODE_FRAMES:
                 raise DataError(
                     f"replay of {game} diverged at step {i}: the log resets there, but the game is not over "
                     f"after {nf} frames of episode {len(starts) - 1} (ale-py {rom.ale_py_version}, ROM md5 "
@@ -172,7 +176,7 @@ def replay_log(game: str, log: bytes, *, n_steps: int | None = None,
             lengths.append(steps)
             ep_frames.append(nf)
             scores.append(score)
-            ends.append(END_GAME_OVER if over else END_TIME_LIMIT)
+            ends.append(END_GAME_OVER if over else END_TIME_LIMIT if nf >= MAX_EPISODE_FRAMES else END_RESET)
             extras.append(extra)
             reset()
             starts.append(i)
