@@ -1,0 +1,1 @@
+"""Static files of the leaderboard site (copied into ``leaderboard/site/assets/`` by the build)."""
