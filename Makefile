@@ -21,8 +21,9 @@ install: $(VENV)/.installed
 quickstart: install
 	$(BIN)/oscbench quickstart --out $(OUT)
 
-## Set up and run the whole test suite.
+## Set up and run the whole test suite (first installs Debian chromium for the browser test, if root and missing).
 test: install
+	sh tests/ensure_chromium.sh
 	$(BIN)/python -m pytest -q
 
 ## Steps per CPU-second of the streams and the reference learners.
