@@ -181,3 +181,28 @@ def over_budget(n_features, *, seed):
 
 def broken_factory(n_features, *, seed):
     raise ValueError("cannot build")
+
+
+class FileOracle(_Base):
+    """Handed a dataset file's returns: V_t = G_(t mod T), looping like the Atari stream."""
+
+    def __init__(self, n, seed, path):
+        super().__init__(n, seed)
+        from oscbench.datasets.format import DatasetFile
+
+        with DatasetFile(path) as f:
+            self.g = f.array("returns").astype(np.float64)
+
+    def step(self, x, c, g):
+        v = self.g[self.t % len(self.g)]
+        self.t += 1
+        return float(v)
+
+    def run(self, xs, cs, gs):
+        idx = np.arange(self.t, self.t + len(cs)) % len(self.g)
+        self.t += len(cs)
+        return self.g[idx]
+
+
+def file_oracle(n_features, *, seed, path):
+    return FileOracle(n_features, seed, path)

@@ -1,0 +1,75 @@
+"""The evaluator on an Atari stream: a short real replay of the recorded Pong log (ale-py), looped."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oscbench.benchmark import tasks
+from oscbench.benchmark.evaluator import evaluate
+from oscbench.benchmark.records import validate_record
+from oscbench.datasets.format import DatasetFile
+from tests.conftest import shared_dir
+
+LEARNERS = Path(__file__).with_name("eval_learners.py")
+PASS = 6000
+
+
+@pytest.fixture(scope="module")
+def pong_file(tmp_path_factory):
+    from oscbench.datasets.atari.dataset import write_replay
+    from oscbench.datasets.atari.generate import replay_policy
+
+    log = shared_dir() / "atari" / "policies" / "PongNoFrameskip-v4.txt"
+    rep, digest, name = replay_policy("atari/Pong-test-v1", log, n_steps=PASS)
+    return write_replay(rep, tmp_path_factory.mktemp("atari") / "pong.h5", dataset_id="atari/Pong-test-v1",
+                        policy_file=name, policy_sha256=digest)
+
+
+def test_suite_matches_the_atari_datasets():
+    from oscbench.datasets import atari
+
+    t = tasks.get_task("atari-v1")
+    assert t.games == atari.SUITE and set(t.excluded_games) == set(atari.EXCLUDED)
+    assert t.gamma == atari.GAMMA and t.dataset_id.format(game="Pong") == atari.dataset_id("Pong")
+
+
+def test_every_step_scored_against_its_own_return_looping(pong_file, tmp_path):
+    n = 2 * PASS + 1500   # loops over the pass twice and a bit
+    with DatasetFile(pong_file) as f:
+        x = f.read(0, PASS)
+        digest = f.content_sha256
+    idx = np.arange(n) % PASS
+    g = x.returns[idx]
+    w = np.zeros(275)
+    w[274] = 0.5          # V_t = 0.5 * reward of this step
+    w[:256] = 0.01
+    v = x.observations.astype(np.float64)[idx] @ w
+    e = (v - g) ** 2
+    res = evaluate(f"{LEARNERS}:weighted", task="atari-v1/Pong", seeds=[0, 4], n_steps=n, dataset=pong_file,
+                   hyperparameters={"w": w.tolist()}, out_dir=tmp_path, progress=False)
+    assert res.ok
+    for r in res.records:
+        assert validate_record(r).ok
+        assert r["task"]["game"] == "Pong" and r["task"]["target"] == "returns"
+        assert r["dataset"]["sha256"] == digest and r["dataset"]["seed"] is None
+        assert r["metrics"]["final_error"] == pytest.approx(e.mean(), rel=1e-10)
+        assert r["metrics"]["nmse"] == pytest.approx(e.mean() / g.var(), rel=1e-10)
+    suite = res.suite()
+    assert len(suite) == 1 and suite[0]["nmse"]["n_runs"] == 2
+
+
+def test_file_oracle_scores_zero_on_every_step(pong_file):
+    res = evaluate(f"{LEARNERS}:file_oracle", task="atari-v1/Pong", seeds=[1], n_steps=PASS + 700,
+                   dataset=pong_file, hyperparameters={"path": str(pong_file)}, progress=False)
+    m = res.records[0]["metrics"]
+    assert m["final_error"] == 0.0 and m["lifetime_error"] == 0.0 and m["nmse"] == 0.0
+
+
+def test_wrong_game_file_is_refused(pong_file):
+    from oscbench.errors import OscbenchError
+
+    with pytest.raises(OscbenchError, match="Pong"):
+        evaluate(f"{LEARNERS}:constant", task="atari-v1/Breakout", seeds=[0], n_steps=100, dataset=pong_file,
+                 progress=False)
