@@ -250,17 +250,23 @@ def results_group() -> None:
     """Inspect and validate result records."""
 
 
+def _record_paths(files) -> list:
+    from oscbench.benchmark.records import iter_record_paths
+
+    paths = iter_record_paths(files)
+    if not paths:
+        raise OscbenchError(f"no .json records in {', '.join(map(str, files))}; give record files or directories.")
+    return paths
+
+
 @results_group.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def results_validate(files, as_json) -> None:
     """Check records (files or directories) against the schema and recompute what can be recomputed."""
-    from oscbench.benchmark.records import iter_record_paths, validate_record
+    from oscbench.benchmark.records import validate_record
 
-    paths = iter_record_paths(files)
-    if not paths:
-        raise OscbenchError(f"no .json records in {', '.join(map(str, files))}; give record files or directories.")
-    reports = [validate_record(p) for p in paths]
+    reports = [validate_record(p) for p in _record_paths(files)]
     if as_json:
         _dump_json([r.to_dict() for r in reports])
     else:
@@ -280,9 +286,7 @@ def results_summary(files, as_json) -> None:
     from oscbench.benchmark.evaluator import format_table
     from oscbench.benchmark.records import load_records
 
-    recs = load_records(files)
-    if not recs:
-        raise OscbenchError(f"no .json records in {', '.join(map(str, files))}; give record files or directories.")
+    recs = load_records(_record_paths(files))
     summary, suite = metrics.aggregate(recs), metrics.suite_summary(recs)
     if as_json:
         _dump_json({"summary": summary, "suite": suite})
