@@ -208,16 +208,16 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
     window = t.window(steps)
     bin_steps = t.bin_steps(p, steps)
     budget_checked = False
+    # fixed (recorded) streams: open and verify every game's file before anything runs
+    fixed = {g: tasks.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0))
+             for g in games} if t.seed_policy == "learner-only" else {}
     for game in games:
-        fixed_source = None
         for seed in seed_list:
-            stream_seed = seed if t.seed_policy == "shared" else 0
-            ds = _pick_dataset(dataset, t, game, seed)
-            if t.seed_policy == "shared" or fixed_source is None:
-                source = tasks.open_stream(t, game=game, seed=stream_seed, n_steps=steps, dataset=ds)
-                fixed_source = source
+            if t.seed_policy == "shared":
+                source = tasks.open_stream(t, game=game, seed=seed, n_steps=steps,
+                                           dataset=_pick_dataset(dataset, t, game, seed))
             else:
-                source = fixed_source
+                source = fixed[game]
 
             def build(seed: int = seed, source: tasks.StreamSource = source) -> Any:
                 return loaded.build(source.n_features, seed, hp)
