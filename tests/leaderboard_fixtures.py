@@ -36,8 +36,11 @@ def _dataset_block(task_id: str, seed: int, steps: int, game: str | None) -> dic
 def make_record(*, seed: int, level: float, task_id: str = TRACE, preset: str = "smoke", name: str = "fixture",
                 spec: str | None = None, hyperparameters: dict[str, Any] | None = None, flops: int = 1000,
                 game: str | None = None, source_sha256: str = SOURCE, noise: float = 0.05,
-                target_variance: float = 0.02) -> dict[str, Any]:
-    """An ok record whose final error is about ``level`` × ``target_variance`` (so NMSE ≈ level)."""
+                target_variance: float = 0.02, key: int | None = None) -> dict[str, Any]:
+    """An ok record whose final error is about ``level`` × ``target_variance`` (so NMSE ≈ level).
+
+    ``key`` fixes the random wobble: records with the same key and seed differ only by ``level``.
+    """
     task = tasks.get_task(task_id)
     p = task.presets[preset]
     steps, b = p.steps, task.bin_steps(p, p.steps)
@@ -45,13 +48,12 @@ def make_record(*, seed: int, level: float, task_id: str = TRACE, preset: str = 
     n_bins = -(-steps // b)
     lengths = np.full(n_bins, b, dtype=np.float64)
     lengths[-1] = steps - b * (n_bins - 1)
-    rng = np.random.default_rng([seed, int(level * 1e6), len(name)])
+    rng = np.random.default_rng([seed, int(level * 1e6) + len(name) if key is None else key])
     decay = 1.0 + 3.0 * np.exp(-np.arange(n_bins) / (n_bins / 8))
     wobble = np.exp(noise * rng.standard_normal(n_bins) + noise * rng.standard_normal())
     curve = level * target_variance * decay * wobble
     full = curve * 1.3
-    k = window // b
-    assert window % b == 0 and steps % b == 0, "fixture presets use whole bins"
+    k = window // b  # the window as whole bins (exact when window and steps are multiples of bin_steps)
     final, final_full = math.fsum(curve[-k:]) / k, math.fsum(full[-k:]) / k
     life = math.fsum(curve * lengths) / steps
     life_full = math.fsum(full * lengths) / steps

@@ -28,6 +28,7 @@ from scipy import stats
 from oscbench.benchmark import metrics
 
 SUMMARISED = ("nmse", "final_error", "lifetime_error", "nmse_full_return")
+CURVE_RESAMPLES = 2000  # bands are drawn, not ranked on: fewer resamples than the CIs of the scores
 
 
 def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,15 +39,15 @@ def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Returns:
         (mean, low, high), each float64 ``[bins]``. One run: the band is the curve itself.
-        Resampling is over runs (whole curves), with the same settings and seed as
-        :func:`oscbench.benchmark.metrics.bootstrap_ci`, done by scipy along axis 0.
+        Resampling is over runs (whole curves), as :func:`oscbench.benchmark.metrics.bootstrap_ci`
+        does (same method and seed, :data:`CURVE_RESAMPLES` resamples), by scipy along axis 0.
     """
     y = np.asarray(curves, dtype=np.float64)
     mean = y.mean(axis=0)
     if len(y) < 2:
         return mean, mean.copy(), mean.copy()
     res = stats.bootstrap((y,), np.mean, axis=0, confidence_level=metrics.CONFIDENCE,
-                          n_resamples=metrics.N_RESAMPLES, method="percentile",
+                          n_resamples=CURVE_RESAMPLES, method="percentile",
                           rng=np.random.default_rng(metrics.BOOTSTRAP_SEED))
     lo = np.where(np.ptp(y, axis=0) == 0, mean, res.confidence_interval.low)
     hi = np.where(np.ptp(y, axis=0) == 0, mean, res.confidence_interval.high)

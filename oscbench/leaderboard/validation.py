@@ -110,7 +110,7 @@ def _dataset_problem(task: Any, r: Mapping[str, Any]) -> str | None:
         return None
     want = registry_digest(want_id)
     if want is None:
-        return f"the dataset registry lists no digest for {want_id}; cannot verify the data"
+        return "the dataset registry lists no content digest for this recorded dataset; cannot verify the data"
     if ds["sha256"] != want:
         return f"dataset digest {ds['sha256'][:12]}… does not match the registry's {want[:12]}… for {want_id}"
     return None
