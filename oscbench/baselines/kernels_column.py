@@ -1,0 +1,374 @@
+"""Compiled kernel of the columnar / constructive / hybrid LSTM networks (SPEC §3-§5).
+
+One call advances B independent runs (a leading batch dimension) over N steps of one shared stream.
+Runs are processed one after the other (run-outer, step-inner), so each run's state stays in cache;
+inside a step, the loops run over contiguous *lanes* and vectorise without fast-math.
+
+Per-run layout (``S`` stages, ``U`` columns per stage, ``T`` columns, ``n`` raw inputs,
+``M = n + (S-1)·U``):
+
+* ``theta[s, r, l]`` -- the parameters of stage s's columns. Lane ``l = 4·k' + q`` is gate q of the
+  stage's k'-th column (q: 0 = i, 1 = f, 2 = o, 3 = g). Row 0 holds the recurrent weights u_q,
+  row 1 the biases b_q, row ``2 + j`` the input weights W_{q,j} of the stage's j-th incoming signal
+  (j < n: raw input j; j >= n: the output h of column j - n, an earlier-stage column). Stage s has
+  ``m_s = n + s·U`` incoming signals; rows ``m_s + 2 ..`` (and lanes of a partial last stage) are padding.
+* Input statistics ``in_mean / in_var / in_istd [s, j]``: all columns of a stage start, learn and
+  freeze together and see the same signals, so their per-column statistics (SPEC §3.2) are equal;
+  one copy per stage is kept.
+* RTRL traces ``TH, TC [r, l]`` (∂h/∂θ, ∂c/∂θ), eligibility traces ``E`` and RMSProp state ``RS``
+  exist only for the learning stage; they are reset to (0, 0, 0, 1) when a stage begins.
+
+Speed devices (none changes what is computed beyond float rounding):
+
+* Stages that are not learning (frozen, or not started) have constant weights and statistics, so
+  their normalisation is folded into *effective* weights ``weff[j, 4k+q] = W·/√v`` and biases
+  ``beff = b − Σ W·m/√v`` (rebuilt at the start of each call and whenever a stage freezes); the
+  whole network's pre-activations are then one matrix-vector product over ``z = [x_t, h]``. The
+  learning stage is computed exactly as SPEC §3.1 writes it, from ẑ = (z − m)/√v.
+* exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
+  float32 and float64); tanh(a) = 2σ(2a) − 1.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+
+def exp_scratch(size: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Scratch for :func:`scaled_sigmoid`: a float array and its same-size integer view."""
+    efloat = np.zeros(size, dtype)
+    return efloat, efloat.view(np.int32 if efloat.itemsize == 4 else np.int64)
+
+
+@njit(cache=True, error_model="numpy")
+def scaled_sigmoid(src, dst, gsc, i0, i1, ptmp, ebits, efloat):  # pragma: no cover - compiled
+    """dst[i] = g·σ(g·src[i]) − (g − 1) with g = gsc[i], for i0 <= i < i1 (σ for g = 1, tanh for g = 2).
+
+    exp(x) = 2^n·p(r), x = n·ln2 + r, |r| <= ln2/2, p the degree-13 Taylor polynomial; 2^n is
+    assembled from bits (``ebits`` is an integer view of ``efloat``). ``ptmp``/``ebits``/``efloat``
+    are scratch of length >= i1. ``src`` and ``dst`` may be the same array.
+    """
+    dt = src.dtype
+    one = dt.type(1.0)
+    half = dt.type(0.5)
+    log2e = dt.type(1.4426950408889634)
+    ln2_hi = dt.type(0.693359375)              # 9 significant bits: n·ln2_hi is exact
+    ln2_lo = dt.type(-2.1219444005469057e-04)  # ln2 − ln2_hi
+    if src.itemsize == 4:
+        xlo, xhi, bias, shift = dt.type(-87.0), dt.type(88.0), 127, 23
+    else:
+        xlo, xhi, bias, shift = dt.type(-708.0), dt.type(709.0), 1023, 52
+    c13, c12, c11, c10 = dt.type(1 / 6227020800.0), dt.type(1 / 479001600.0), dt.type(1 / 39916800.0), \
+        dt.type(1 / 3628800.0)
+    c9, c8, c7, c6 = dt.type(1 / 362880.0), dt.type(1 / 40320.0), dt.type(1 / 5040.0), dt.type(1 / 720.0)
+    c5, c4, c3, c2 = dt.type(1 / 120.0), dt.type(1 / 24.0), dt.type(1 / 6.0), dt.type(0.5)
+    # unsigned indices: numba then emits no negative-index wrap-around, and the loops vectorise
+    for i in range(np.uint64(i0), np.uint64(i1)):
+        v = min(max(-gsc[i] * src[i], xlo), xhi)
+        nf = np.floor(v * log2e + half)
+        r = (v - nf * ln2_hi) - nf * ln2_lo
+        p = ((((((((((((c13 * r + c12) * r + c11) * r + c10) * r + c9) * r + c8) * r + c7) * r + c6) * r
+                   + c5) * r + c4) * r + c3) * r + c2) * r + one) * r + one
+        ptmp[i] = p
+        ebits[i] = (np.int64(nf) + bias) << shift
+    for i in range(np.uint64(i0), np.uint64(i1)):
+        g = gsc[i]
+        dst[i] = g / (one + ptmp[i] * efloat[i]) - (g - one)
+
+
+@njit(cache=True, error_model="numpy")
+def matvec_acc(W, s, r0, z, z0, n_rows, acc, l0, a0, L):  # pragma: no cover - compiled
+    """acc[a0 + l] += Σ_{j < n_rows} W[s, r0 + j, l0 + l] · z[z0 + j] for l < L (rows unrolled by 4)."""
+    l0 = np.uint64(l0)   # unsigned lane offsets: no wrap-around code, so the lane loops vectorise
+    a0 = np.uint64(a0)
+    L = np.uint64(L)
+    j = 0
+    while j + 4 <= n_rows:
+        z_0 = z[z0 + j]
+        z_1 = z[z0 + j + 1]
+        z_2 = z[z0 + j + 2]
+        z_3 = z[z0 + j + 3]
+        r = r0 + j
+        for l in range(L):
+            acc[a0 + l] += (W[s, r, l0 + l] * z_0 + W[s, r + 1, l0 + l] * z_1) \
+                + (W[s, r + 2, l0 + l] * z_2 + W[s, r + 3, l0 + l] * z_3)
+        j += 4
+    while j < n_rows:
+        zj = z[z0 + j]
+        r = r0 + j
+        for l in range(L):
+            acc[a0 + l] += W[s, r, l0 + l] * zj
+        j += 1
+
+
+@njit(cache=True, error_model="numpy")
+def build_effective(th, mean, istd, weff, beff, s, n, U, T):  # pragma: no cover - compiled
+    """Fold stage s's (constant) input statistics into its effective weights: lanes 4sU.. of weff[0], beff."""
+    m = n + s * U
+    ncol = min(U, T - s * U)
+    L = 4 * ncol
+    l0 = 4 * s * U
+    for l in range(L):
+        beff[l0 + l] = th[s, 1, l]
+    for j in range(weff.shape[1]):
+        for l in range(L):
+            weff[0, j, l0 + l] = 0.0
+    for j in range(m):
+        sj = istd[s, j]
+        mj = mean[s, j]
+        for l in range(L):
+            w = th[s, 2 + j, l] * sj
+            weff[0, j, l0 + l] = w
+            beff[l0 + l] -= w * mj
+    for kk in range(ncol):          # own recurrent weights act on the raw h_{t-1} of row n + k
+        for q in range(4):
+            weff[0, n + s * U + kk, l0 + 4 * kk + q] = th[s, 0, 4 * kk + q]
+
+
+@njit(cache=True, error_model="numpy")
+def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps):  # pragma: no cover - compiled
+    """Return (new weight, new RMSProp state) for the TD(λ) step g = δ·e."""
+    if use_rms:
+        rs = b2 * rs + omb2 * g * g
+        return w + eta * g / (math.sqrt(rs) + eps), rs
+    return w + eta * g, rs
+
+
+@njit(cache=True, error_model="numpy")
+def ccn_run(xs, cum, cont, out,
+            theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
+            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
+            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step,
+            n_inputs, cols_per_stage, n_cols, efloat, ebits):  # pragma: no cover - compiled
+    """Advance B runs over the N steps ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
+
+    State arrays carry a leading run dimension B and are updated in place; hyper-parameter arrays
+    are ``[B]``; ``efloat`` (float, length >= 4T) and ``ebits`` (its integer view) are scratch.
+    All float arrays share one dtype (float32 or float64).
+    """
+    N = xs.shape[0]
+    B = theta.shape[0]
+    S = theta.shape[1]
+    M = in_mean.shape[2]
+    LW = theta.shape[3]
+    U = cols_per_stage
+    T = n_cols
+    n = n_inputs
+    dt = theta.dtype
+    one = dt.type(1.0)
+    zero = dt.type(0.0)
+    # scratch shared by the runs: allocated once per call, never per step
+    z = np.zeros(n + T, dt)             # incoming signals [x_t, h]
+    hp = np.empty(T, dt)                # h_{t-1}
+    cp = np.empty(T, dt)                # c_{t-1}
+    zhat = np.zeros(M, dt)              # the learning stage's normalised inputs
+    acc = np.empty(4 * T, dt)           # pre-activations, then gate values, of every lane
+    tcs = np.empty(T, dt)               # tanh(c_t)
+    onorm = np.empty((2, T), dt)        # 1/sqrt(nu_k), hhat_k
+    coef = np.zeros((8, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
+    ptmp = np.empty(4 * T, dt)
+    weff = np.zeros((1, n + T, 4 * T), dt)
+    beff = np.zeros(4 * T, dt)
+    gsc = np.empty(4 * T, dt)           # 2 on g lanes (tanh), 1 on i, f, o lanes
+    two_t = np.full(T, 2.0, dt)
+    for l in range(4 * T):
+        gsc[l] = 2.0 if l % 4 == 3 else 1.0
+    for b in range(B):
+        th = theta[b]
+        mean = in_mean[b]
+        var = in_var[b]
+        istd = in_istd[b]
+        hb = h[b]
+        cb = c[b]
+        mu = out_mu[b]
+        nu = out_nu[b]
+        wo = w_out[b]
+        ew = e_w[b]
+        sw = s_w[b]
+        trh = TH[b]
+        trc = TC[b]
+        el = E[b]
+        rs = RS[b]
+        a = alpha[b]
+        lm = lam[b]
+        bt = beta[b]
+        omb = one - bt
+        fl = var_floor[b]
+        rms = use_rms[b] != 0
+        b2 = rms_b2[b]
+        omb2 = one - b2
+        eps = rms_eps[b]
+        S_len = sps[b]
+        same = same_step[b] != 0
+        s_start = t_step[b] // S_len
+        for s in range(S):
+            if s != s_start:
+                build_effective(th, mean, istd, weff, beff, s, n, U, T)
+        for t in range(N):
+            tt = t_step[b]
+            s_cur = tt // S_len
+            s_prev = (tt - 1) // S_len
+            switching = tt > 0 and s_prev != s_cur
+            if switching and s_prev < S:     # the finished stage now runs on effective weights (θ_t)
+                build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
+            for j in range(n):
+                z[j] = xs[t, j]
+            for k in range(T):
+                z[n + k] = hb[k]
+                hp[k] = hb[k]
+                cp[k] = cb[k]
+            # ---------------------------------------------------------------- forward (θ_t)
+            # lag mode: every stage at once from z = [x_t, h_{t-1}]; same-step mode: stage by stage,
+            # z[n + k] replaced by h_t(k) as soon as column k is computed.
+            g0 = 0
+            while g0 < S:
+                g1 = g0 + 1 if same else S
+                l_lo = 4 * g0 * U
+                l_hi = 4 * min(g1 * U, T)
+                rows = n + min(g1 * U, T)
+                for l in range(np.uint64(l_lo), np.uint64(l_hi)):
+                    acc[l] = beff[l]
+                matvec_acc(weff, 0, 0, z, 0, rows, acc, l_lo, l_lo, l_hi - l_lo)
+                if g0 <= s_cur < g1:         # the learning stage, exactly (SPEC §3.1-3.2)
+                    s = s_cur
+                    m = n + s * U
+                    L = 4 * min(U, T - s * U)
+                    la = 4 * s * U
+                    for j in range(m):
+                        zhat[j] = (z[j] - mean[s, j]) * istd[s, j]
+                    for l in range(L):
+                        acc[np.uint64(la) + np.uint64(l)] = th[s, 1, l] + th[s, 0, l] * hp[s * U + l // 4]
+                    matvec_acc(th, s, 2, zhat, 0, m, acc, 0, la, L)
+                scaled_sigmoid(acc, acc, gsc, l_lo, l_hi, ptmp, ebits, efloat)
+                k_lo = g0 * U
+                k_hi = min(g1 * U, T)
+                for k in range(k_lo, k_hi):
+                    cb[k] = acc[4 * k + 1] * cp[k] + acc[4 * k] * acc[4 * k + 3]
+                scaled_sigmoid(cb, tcs, two_t, k_lo, k_hi, ptmp, ebits, efloat)
+                for k in range(k_lo, k_hi):
+                    hb[k] = acc[4 * k + 2] * tcs[k]
+                if same:
+                    for k in range(k_lo, k_hi):
+                        z[n + k] = hb[k]
+                g0 = g1
+            # ---------------------------------------------------------------- output layer
+            for k in range(T):
+                hk = hb[k]
+                mk = bt * mu[k] + omb * hk
+                dk = hk - mk
+                vk = max(bt * nu[k] + omb * dk * dk, fl)
+                mu[k] = mk
+                nu[k] = vk
+                iv = one / math.sqrt(vk)
+                onorm[0, k] = iv
+                onorm[1, k] = dk * iv
+            V = b_out[b]
+            for k in range(T):
+                V += wo[k] * onorm[1, k]
+            out[b, t] = V
+            upd = tt > 0
+            delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
+            gl = cont[t] * lm
+            # ---------------------------------------------------------------- stage switch
+            if switching:
+                if s_prev < S:   # the finished stage's last update, δ_t with e_{t-1}; then freeze it
+                    L = 4 * min(U, T - s_prev * U)
+                    for r in range(n + s_prev * U + 2):
+                        for l in range(L):
+                            th[s_prev, r, l], rs[r, l] = _apply_update(
+                                th[s_prev, r, l], delta * el[r, l], rs[r, l], rms, a, b2, omb2, eps)
+                    build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
+                for r in range(trh.shape[0]):
+                    for l in range(LW):
+                        trh[r, l] = zero
+                        trc[r, l] = zero
+                        el[r, l] = zero
+                        rs[r, l] = one
+            # ---------------------------------------------------------------- learning stage: RTRL + TD(λ)
+            if s_cur < S:
+                s = s_cur
+                m = n + s * U
+                ncol = min(U, T - s * U)
+                L = 4 * ncol
+                for kk in range(ncol):
+                    k = s * U + kk
+                    ig = acc[4 * k]
+                    fg = acc[4 * k + 1]
+                    og = acc[4 * k + 2]
+                    gg = acc[4 * k + 3]
+                    tc = tcs[k]
+                    di = ig * (one - ig)
+                    df = fg * (one - fg)
+                    do = og * (one - og)
+                    dg = one - gg * gg
+                    cprev = cp[k]
+                    kc = cprev * df * th[s, 0, 4 * kk + 1] + ig * dg * th[s, 0, 4 * kk + 3] \
+                        + gg * di * th[s, 0, 4 * kk]
+                    phi = og * (one - tc * tc)
+                    kh = tc * do * th[s, 0, 4 * kk + 2]
+                    sc = wo[k] * onorm[0, k]
+                    for q in range(4):
+                        l = 4 * kk + q
+                        coef[0, l] = fg
+                        coef[1, l] = kc
+                        coef[2, l] = phi
+                        coef[3, l] = kh
+                        coef[5, l] = zero
+                        coef[6, l] = sc
+                        coef[7, l] = hp[k]          # D of the recurrent-weight row
+                    coef[4, 4 * kk] = gg * di          # ∂c/∂a_i
+                    coef[4, 4 * kk + 1] = cprev * df   # ∂c/∂a_f
+                    coef[4, 4 * kk + 2] = zero
+                    coef[4, 4 * kk + 3] = ig * dg      # ∂c/∂a_g
+                    coef[5, 4 * kk + 2] = tc * do      # ∂h/∂a_o
+                for r in range(m + 2):
+                    if r == 1:
+                        for l in range(L):
+                            coef[7, l] = one
+                    elif r >= 2:
+                        zj = zhat[r - 2]
+                        for l in range(L):
+                            coef[7, l] = zj
+                    # (a) exact RTRL advance: TC_θ(t), TH_θ(t) from θ_t and this step's inputs
+                    for l in range(L):
+                        A = trh[r, l]
+                        tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
+                        trc[r, l] = tcn
+                        trh[r, l] = coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l]
+                    # (b) θ += step(δ_t·e_{t-1})
+                    if upd and rms:
+                        for l in range(L):
+                            g_ = delta * el[r, l]
+                            sv = b2 * rs[r, l] + omb2 * g_ * g_
+                            rs[r, l] = sv
+                            th[s, r, l] += a * g_ / (math.sqrt(sv) + eps)
+                    elif upd:
+                        for l in range(L):
+                            th[s, r, l] += a * (delta * el[r, l])
+                    # (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
+                    for l in range(L):
+                        el[r, l] = gl * el[r, l] + coef[6, l] * trh[r, l]
+                # input statistics of the learning stage, from the values this forward consumed
+                for j in range(m):
+                    zz = z[j]
+                    mn = bt * mean[s, j] + omb * zz
+                    dz = zz - mn
+                    vr = max(bt * var[s, j] + omb * dz * dz, fl)
+                    mean[s, j] = mn
+                    var[s, j] = vr
+                    istd[s, j] = one / math.sqrt(vr)
+            # ---------------------------------------------------------------- output weights and bias
+            if upd:
+                n_act = min((s_cur + 1) * U, T)
+                eta = a / dt.type(n_act)
+                for k in range(n_act):
+                    wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps)
+                b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps)
+            for k in range(T):
+                ew[k] = gl * ew[k] + onorm[1, k]
+            e_b[b] = gl * e_b[b] + one
+            v_old[b] = V
+            t_step[b] = tt + 1

@@ -1,0 +1,186 @@
+"""Compiled kernel of the T-BPTT LSTM (SPEC §6), with a leading batch dimension of independent runs.
+
+Per run (``n`` inputs, ``H`` hidden units, truncation ``k``; lane ``r = gate·H + unit`` with the
+SPEC's gate order i, f, g, o):
+
+* ``Wt[j, r]`` input weights (stored input-major so every inner loop runs over the 4H lanes),
+  ``Ut[u', r]`` recurrent weights, ``bias[r]``, output weights ``w_out[u]`` (no output bias).
+* Eligibility traces ``eW, eU, eb, ew`` and RMSProp state ``vW, vU, vb, vw`` of the same shapes.
+* A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
+  steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
+  keeps only k slots and reads the wrong state there; this is the fix).
+
+Step t: forward x_t with θ_t → V_t = w·h_t; backpropagate V_t through steps t-k+1 .. t with θ_t and
+the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t V_t − V_{t-1};
+θ ← θ + update(δ_t·e_{t-1}); e_t = γ_t λ e_{t-1} + ĝ_t.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from oscbench.baselines.kernels_column import scaled_sigmoid
+
+
+@njit(cache=True, error_model="numpy")
+def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g."""
+    for i in range(theta.shape[0]):
+        if upd and rms:
+            for j in range(theta.shape[1]):
+                ev = e[i, j]
+                gr = delta * ev
+                sv = b2 * v[i, j] + omb2 * gr * gr
+                v[i, j] = sv
+                theta[i, j] += a * gr / (math.sqrt(sv) + eps)
+                e[i, j] = gl * ev + g[i, j]
+        elif upd:
+            for j in range(theta.shape[1]):
+                ev = e[i, j]
+                theta[i, j] += a * (delta * ev)
+                e[i, j] = gl * ev + g[i, j]
+        else:
+            for j in range(theta.shape[1]):
+                e[i, j] = gl * e[i, j] + g[i, j]
+
+
+@njit(cache=True, error_model="numpy")
+def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
+              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
+              alpha, lam, use_rms, rms_b2, rms_eps, truncation, efloat, ebits):  # pragma: no cover - compiled
+    """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
+
+    Biases and output weights are stored as ``[B, 1, 4H]`` / ``[B, 1, H]``; ``efloat`` (length >= 4H)
+    and ``ebits`` (its integer view) are exp scratch.
+    """
+    N = xs.shape[0]
+    B = Wt.shape[0]
+    n = Wt.shape[1]
+    R = Wt.shape[2]
+    H = w_out.shape[2]
+    K1 = ring_x.shape[1]
+    k = truncation
+    dt = Wt.dtype
+    one = dt.type(1.0)
+    zero = dt.type(0.0)
+    acc = np.empty(R, dt)
+    da = np.empty(R, dt)
+    dh = np.empty(H, dt)
+    dc = np.empty(H, dt)
+    gW = np.empty((n, R), dt)
+    gU = np.empty((H, R), dt)
+    gb = np.empty((1, R), dt)
+    gh = np.empty((1, H), dt)
+    ptmp = np.empty(R, dt)
+    gsc = np.ones(R, dt)          # 2 on the g lanes (tanh via σ)
+    for r in range(2 * H, 3 * H):
+        gsc[r] = 2.0
+    two_h = np.full(H, 2.0, dt)
+    cn = np.empty(H, dt)
+    tc = np.empty(H, dt)
+    for b in range(B):
+        W = Wt[b]
+        Uw = Ut[b]
+        bi = bias[b]
+        wo = w_out[b]
+        rx = ring_x[b]
+        rg = ring_g[b]
+        rc = ring_c[b]
+        rt = ring_tc[b]
+        rh = ring_h[b]
+        a = alpha[b]
+        lm = lam[b]
+        rms = use_rms[b] != 0
+        b2 = rms_b2[b]
+        omb2 = one - b2
+        eps = rms_eps[b]
+        for t in range(N):
+            tt = t_step[b]
+            slot = tt % K1
+            ps = (tt - 1) % K1
+            # ------------------------------------------------------------ forward (θ_t)
+            for r in range(R):
+                acc[r] = bi[0, r]
+            for j in range(n):
+                xj = xs[t, j]
+                rx[slot, j] = xj
+                for r in range(R):
+                    acc[r] += W[j, r] * xj
+            for u in range(H):
+                hu = rh[ps, u] if tt > 0 else zero
+                for r in range(R):
+                    acc[r] += Uw[u, r] * hu
+            scaled_sigmoid(acc, acc, gsc, 0, R, ptmp, ebits, efloat)
+            for u in range(H):
+                cn[u] = acc[H + u] * (rc[ps, u] if tt > 0 else zero) + acc[u] * acc[2 * H + u]
+            scaled_sigmoid(cn, tc, two_h, 0, H, ptmp, ebits, efloat)
+            V = zero
+            for r in range(R):
+                rg[slot, r] = acc[r]
+            for u in range(H):
+                rc[slot, u] = cn[u]
+                rt[slot, u] = tc[u]
+                hn = acc[3 * H + u] * tc[u]
+                rh[slot, u] = hn
+                V += wo[0, u] * hn
+            out[b, t] = V
+            # ------------------------------------------------------------ truncated backward of V_t (θ_t)
+            for r in range(R):
+                gb[0, r] = zero
+            for j in range(n):
+                for r in range(R):
+                    gW[j, r] = zero
+            for u in range(H):
+                for r in range(R):
+                    gU[u, r] = zero
+                dh[u] = wo[0, u]
+                dc[u] = zero
+            depth = min(k, tt + 1)
+            for back in range(depth):
+                tau = tt - back
+                sl = tau % K1
+                pl = (tau - 1) % K1
+                for u in range(H):
+                    ig = rg[sl, u]
+                    fg = rg[sl, H + u]
+                    gg = rg[sl, 2 * H + u]
+                    og = rg[sl, 3 * H + u]
+                    tcu = rt[sl, u]
+                    cpu = rc[pl, u] if tau > 0 else zero
+                    dcu = dc[u] + dh[u] * og * (one - tcu * tcu)
+                    da[u] = dcu * gg * ig * (one - ig)
+                    da[H + u] = dcu * cpu * fg * (one - fg)
+                    da[2 * H + u] = dcu * ig * (one - gg * gg)
+                    da[3 * H + u] = dh[u] * tcu * og * (one - og)
+                    dc[u] = dcu * fg
+                for j in range(n):
+                    xj = rx[sl, j]
+                    for r in range(R):
+                        gW[j, r] += xj * da[r]
+                if tau > 0:
+                    for u in range(H):
+                        hu = rh[pl, u]
+                        for r in range(R):
+                            gU[u, r] += hu * da[r]
+                for r in range(R):
+                    gb[0, r] += da[r]
+                if back + 1 < depth:
+                    for u in range(H):
+                        s_ = zero
+                        for r in range(R):
+                            s_ += Uw[u, r] * da[r]
+                        dh[u] = s_
+            for u in range(H):
+                gh[0, u] = rh[slot, u]
+            # ------------------------------------------------------------ TD(λ) with δ_t and e_{t-1}
+            upd = tt > 0
+            delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
+            gl = cont[t] * lm
+            _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps)
+            v_old[b] = V
+            t_step[b] = tt + 1

@@ -1,0 +1,149 @@
+"""The T-BPTT baseline (SPEC §6): a fully connected LSTM trained by truncated BPTT summed into λ-traces.
+
+One layer of ``hidden`` units reads the **raw** inputs (no normalisation), gate order i, f, g, o,
+one bias per gate; V = Σ_u w_u·h_u with no output bias, w starting at 0. W, U and b are drawn
+U(−1/√H, 1/√H) in that order. Every step t (a sliding window, not once per k steps):
+
+1. forward x_t with θ_t, V_t = w·h_t;
+2. ĝ_t = ∂V_t/∂θ backpropagated through the last ``truncation`` = k steps t−k+1 .. t with θ_t and the
+   stored activations, h_{t−k} and c_{t−k} held constant (the ring keeps k + 1 steps so that they are
+   the right ones -- the reference code's k-slot ring is off by one, SPEC §6);
+3. δ_t = c_t + γ_t·V_t − V_{t−1}; θ ← θ + step(δ_t·e_{t−1}); e_t = γ_t·λ·e_{t−1} + ĝ_t.
+
+``step`` is RMSProp (v ← β2·v + (1−β2)·g², θ += α·g/(√v + ε), v₀ = 1; the same α for every parameter,
+``tbptt_rmsprop`` in the reference code) or plain SGD (``optimizer="sgd"``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from oscbench.baselines import hparams as hpm
+from oscbench.baselines.kernels_column import exp_scratch
+from oscbench.baselines.kernels_tbptt import tbptt_run
+from oscbench.benchmark import flops
+from oscbench.errors import ConfigError
+
+NAME = "tbptt"
+
+
+@dataclass(frozen=True)
+class TBPTTConfig:
+    """All hyper-parameters of one T-BPTT run (validated)."""
+
+    n_features: int
+    hidden: int
+    truncation: int
+    step_size: float
+    lam: float
+    optimizer: str
+    rms_beta2: float
+    rms_eps: float
+    dtype: str
+    variant: str = NAME
+
+    @property
+    def structure(self) -> tuple:
+        return (self.n_features, self.hidden, self.truncation, self.dtype)
+
+    def flops_per_step(self) -> int:
+        return flops.tbptt(self.n_features, self.hidden, self.truncation)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tbptt_config(n_features: int, **hp: Any) -> TBPTTConfig:
+    """Validate ``hp`` and fill in defaults. ``features="k:H"`` is accepted as a convenience."""
+    defaults = {**hpm.COMMON_DEFAULTS, **hpm.TBPTT_DEFAULTS}
+    hpm.check_known(NAME, hp, set(defaults) | {"features"})
+    structural = {}
+    if hp.get("features") is not None:
+        k, H = hpm.parse_features(NAME, hp["features"], 2)
+        structural = {"truncation": k, "hidden": H}
+        for key, v in structural.items():
+            if hp.get(key) is not None and hp[key] != v:
+                raise ConfigError(f"hyper-parameter {key}={hp[key]!r} contradicts features={hp['features']!r}; "
+                                  f"give one or the other.")
+    merged = {**defaults, **{k: v for k, v in hp.items() if v is not None and k != "features"}, **structural}
+    return TBPTTConfig(
+        n_features=hpm.pos_int(NAME, "n_features", n_features),
+        hidden=hpm.pos_int(NAME, "hidden", merged["hidden"]),
+        truncation=hpm.pos_int(NAME, "truncation", merged["truncation"]),
+        step_size=hpm.real(NAME, "step_size", merged["step_size"], 0.0, 1e3),
+        lam=hpm.real(NAME, "lam", merged["lam"], 0.0, 1.0),
+        optimizer=hpm.choice(NAME, "optimizer", merged["optimizer"], ("rmsprop", "sgd")),
+        rms_beta2=hpm.real(NAME, "rms_beta2", merged["rms_beta2"], 0.0, 1.0, hi_open=True),
+        rms_eps=hpm.real(NAME, "rms_eps", merged["rms_eps"], 0.0, 1.0, lo_open=True),
+        dtype=np.dtype(hpm.dtype_of(NAME, merged["dtype"])).name,
+    )
+
+
+class TBPTTState:
+    """The state of B T-BPTT runs of one structure (leading run dimension).
+
+    Attributes (lane ``r = gate·H + unit``, gates i, f, g, o; ``K1 = k + 1`` ring slots):
+        Wt [B, n, 4H] (input-major), Ut [B, H, 4H], bias [B, 1, 4H], w_out [B, 1, H];
+        eW / eU / eb / ew (eligibility traces) and vW / vU / vb / vw (RMSProp state), same shapes;
+        ring_x [B, K1, n], ring_g [B, K1, 4H] (activated gates), ring_c / ring_tc / ring_h [B, K1, H];
+        t_step [B] (int64), v_old [B].
+    """
+
+    def __init__(self, configs: list[TBPTTConfig], seeds: list[int]) -> None:
+        if not configs or len(configs) != len(seeds):
+            raise ConfigError("give one seed per configuration (and at least one run).")
+        c0 = configs[0]
+        for c in configs[1:]:
+            if c.structure != c0.structure:
+                raise ConfigError(f"batched T-BPTT runs must share n_features, hidden, truncation and dtype; "
+                                  f"got {c.structure} and {c0.structure}.")
+        self.configs = list(configs)
+        self.seeds = [hpm.seed_of(NAME, s) for s in seeds]
+        dt = np.dtype(c0.dtype)
+        B, n, H, K1 = len(configs), c0.n_features, c0.hidden, c0.truncation + 1
+        R = 4 * H
+        self.Wt = np.empty((B, n, R), dt)
+        self.Ut = np.empty((B, H, R), dt)
+        self.bias = np.empty((B, 1, R), dt)
+        lim = 1.0 / np.sqrt(H)
+        for b, seed in enumerate(self.seeds):
+            rng = hpm.weight_rng(seed)
+            W = rng.uniform(-lim, lim, size=(4, H, n))     # SPEC layout gate·n·H + h·n + j
+            Uw = rng.uniform(-lim, lim, size=(4, H, H))    # gate·H·H + h·H + h'
+            bb = rng.uniform(-lim, lim, size=(4, H))       # gate·H + h
+            self.Wt[b] = W.reshape(R, n).T
+            self.Ut[b] = Uw.reshape(R, H).T
+            self.bias[b, 0] = bb.reshape(R)
+        self.w_out = np.zeros((B, 1, H), dt)
+        self.eW, self.eU = np.zeros_like(self.Wt), np.zeros_like(self.Ut)
+        self.eb, self.ew = np.zeros_like(self.bias), np.zeros_like(self.w_out)
+        self.vW, self.vU = np.ones_like(self.Wt), np.ones_like(self.Ut)
+        self.vb, self.vw = np.ones_like(self.bias), np.ones_like(self.w_out)
+        self.ring_x = np.zeros((B, K1, n), dt)
+        self.ring_g = np.zeros((B, K1, R), dt)
+        self.ring_c = np.zeros((B, K1, H), dt)
+        self.ring_tc = np.zeros((B, K1, H), dt)
+        self.ring_h = np.zeros((B, K1, H), dt)
+        self.t_step = np.zeros(B, np.int64)
+        self.v_old = np.zeros(B, dt)
+        col = lambda f: np.array([f(c) for c in configs])  # noqa: E731
+        self.hp = (col(lambda c: c.step_size).astype(dt), col(lambda c: c.lam).astype(dt),
+                   col(lambda c: c.optimizer == "rmsprop").astype(np.uint8),
+                   col(lambda c: c.rms_beta2).astype(dt), col(lambda c: c.rms_eps).astype(dt))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.Wt.dtype
+
+    @property
+    def n_runs(self) -> int:
+        return self.Wt.shape[0]
+
+    def advance(self, xs: np.ndarray, cum: np.ndarray, cont: np.ndarray, out: np.ndarray) -> None:
+        efloat, ebits = exp_scratch(self.Wt.shape[2], self.dtype)
+        tbptt_run(xs, cum, cont, out, self.Wt, self.Ut, self.bias, self.w_out, self.eW, self.eU, self.eb,
+                  self.ew, self.vW, self.vU, self.vb, self.vw, self.ring_x, self.ring_g, self.ring_c,
+                  self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
+                  efloat, ebits)

@@ -1,0 +1,370 @@
+"""Exactness of the reference learners' gradients (float64).
+
+* Column networks: the kernel's RTRL traces TH = ∂h_t/∂θ and its gradient ∂V_t/∂θ (read from the
+  eligibility trace with λ = 0) are compared, at every step of a ≥ 60-step random trajectory, with
+  (a) central finite differences of an independent numpy forward of the whole network and (b) an
+  independent full (untruncated) BPTT of the whole network, in lag and same-step modes, for a
+  single column, a columnar, a constructive and a hybrid network.
+* T-BPTT: the kernel's gradient equals finite differences of the k-step truncated objective and a
+  numpy BPTT of it; with k >= t + 1 it equals the full BPTT.
+
+SPEC semantics reproduced by the reference: per-column input statistics (updated after use while
+the column's stage learns), output statistics (updated before use, treated as constants in the
+gradient), RTRL traces that start at 0 when the stage starts (so the perturbation starts there).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from oscbench.baselines import make_learner
+
+EPS_FD = 1e-6
+
+
+# ================================================================ independent numpy column network
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+class RefNet:
+    """Plain numpy float64 forward of a column network, batched over parameter sets [P, ...].
+
+    Gate order inside a column: i, f, o, g. Column k (stage k // U) reads the n inputs and the
+    outputs of columns 0 .. stage·U − 1 (their h(t−1) in lag mode, h(t) in same-step mode), each
+    normalised with the column's own running statistics.
+    """
+
+    def __init__(self, n, T, U, sps, beta, floor, same, W, u, b, w, bo):
+        self.n, self.T, self.U, self.sps, self.beta, self.floor, self.same = n, T, U, sps, beta, floor, same
+        self.W, self.u, self.b, self.w, self.bo = W, u, b, w, bo   # W: list of [4, m_k]
+
+    def m(self, k):
+        return self.n + (k // self.U) * self.U
+
+    def run(self, xs, t0=None, stage=None, params=None, record=False):
+        """Forward over xs. From step t0 on, columns of ``stage`` use ``params`` (batched [P, ...]).
+
+        Returns h [N, P, T], V [N, P], plus (with record) everything BPTT needs.
+        """
+        n, T, N = self.n, self.T, len(xs)
+        P = 1 if params is None else params["u"].shape[0]
+        h = np.zeros((P, T))
+        c = np.zeros((P, T))
+        mean = [np.zeros((P, self.m(k))) for k in range(T)]
+        var = [np.ones((P, self.m(k))) for k in range(T)]
+        mu = np.zeros((P, T))
+        nu = np.ones((P, T))
+        H = np.zeros((N, P, T))
+        V = np.zeros((N, P))
+        rec = []
+        for t in range(N):
+            hp, cp = h.copy(), c.copy()
+            learning = t // self.sps
+            r = {"hp": hp[0].copy(), "cp": cp[0].copy(), "zhat": {}, "istd": {}, "gates": {}, "c": None}
+            for k in range(T):
+                s = k // self.U
+                src = h if self.same else hp
+                z = np.concatenate([np.broadcast_to(xs[t], (P, n)), src[:, :s * self.U]], axis=1)
+                istd = 1.0 / np.sqrt(var[k])
+                zh = (z - mean[k]) * istd
+                if params is not None and s == stage and t >= t0:
+                    kk = k - s * self.U
+                    Wk, uk, bk = params["W"][:, kk], params["u"][:, kk], params["b"][:, kk]
+                else:
+                    Wk, uk, bk = self.W[k][None], self.u[k][None], self.b[k][None]
+                pre = np.einsum("pqj,pj->pq", np.broadcast_to(Wk, (P,) + Wk.shape[1:]), zh) + uk * hp[:, k:k + 1] + bk
+                i, f, o, g = _sig(pre[:, 0]), _sig(pre[:, 1]), _sig(pre[:, 2]), np.tanh(pre[:, 3])
+                c[:, k] = f * cp[:, k] + i * g
+                h[:, k] = o * np.tanh(c[:, k])
+                if s == learning:   # statistics of a learning column: after use
+                    mean[k] = self.beta * mean[k] + (1 - self.beta) * z
+                    var[k] = np.maximum(self.beta * var[k] + (1 - self.beta) * (z - mean[k]) ** 2, self.floor)
+                if record:
+                    r["zhat"][k], r["istd"][k], r["gates"][k] = zh[0].copy(), istd[0].copy(), (i[0], f[0], o[0], g[0])
+            mu = self.beta * mu + (1 - self.beta) * h
+            nu = np.maximum(self.beta * nu + (1 - self.beta) * (h - mu) ** 2, self.floor)
+            H[t], V[t] = h, ((h - mu) / np.sqrt(nu)) @ self.w + self.bo
+            if record:
+                r["c"], r["mu"], r["nu"] = c[0].copy(), mu[0].copy(), nu[0].copy()
+                rec.append(r)
+        return H, V, rec
+
+    def bptt(self, rec, t_end, t0, stage, seed_dh):
+        """Full BPTT from step t_end back to t0 of ``seed_dh · h(t_end)``; gradient w.r.t. stage's params."""
+        T, n, U = self.T, self.n, self.U
+        cols = list(range(stage * U, min((stage + 1) * U, T)))
+        gW = {k: np.zeros_like(self.W[k]) for k in cols}
+        gu = {k: np.zeros(4) for k in cols}
+        gb = {k: np.zeros(4) for k in cols}
+        dh_fut = seed_dh.astype(float).copy()     # dL/dh(t) from consumers at t+1 (and the seed)
+        dc_fut = np.zeros(T)
+        for t in range(t_end, t0 - 1, -1):
+            r = rec[t]
+            dh = dh_fut.copy()
+            dh_prev = np.zeros(T)
+            dc_prev = np.zeros(T)
+            for k in reversed(range(T)):           # later stages first: same-step consumers done first
+                s = k // U
+                i, f, o, g = r["gates"][k]
+                ck = r["c"][k]
+                tc = np.tanh(ck)
+                do = dh[k] * tc
+                dc = dc_fut[k] + dh[k] * o * (1 - tc * tc)
+                da = np.array([dc * g * i * (1 - i), dc * r["cp"][k] * f * (1 - f), do * o * (1 - o),
+                               dc * i * (1 - g * g)])
+                if k in gW:
+                    gW[k] += np.outer(da, r["zhat"][k])
+                    gu[k] += da * r["hp"][k]
+                    gb[k] += da
+                dz = (self.W[k].T @ da) * r["istd"][k]
+                src = dh if self.same else dh_prev
+                src[:s * U] += dz[n:]
+                dh_prev[k] += da @ self.u[k]
+                dc_prev[k] = dc * f
+            dh_fut, dc_fut = dh_prev, dc_prev
+        return gW, gu, gb
+
+
+# ================================================================ kernel side
+def _setup(T, U, sps, same, n=5, stage=None, n_steps=None, seed=3):
+    """A float64 learner with random (large) parameters, α = 0 and λ = 0, plus a random input stream."""
+    rng = np.random.default_rng(seed)
+    S = -(-T // U)
+    stage = S - 1 if stage is None else stage
+    t0 = stage * sps
+    N = n_steps or t0 + min(sps, 60)       # the trajectory ends inside the learning stage
+    L = make_learner("hybrid", n, seed=seed, n_columns=T, columns_per_stage=U, steps_per_stage=sps,
+                     step_size=0.0, lam=0.0, beta=0.9, var_floor=0.02, same_step_stages=same, dtype="float64")
+    st = L.state
+    W, u, b = [], [], []
+    for k in range(T):
+        p = st.column_params(0, k)
+        p["W"][...] = rng.uniform(-1.2, 1.2, p["W"].shape)
+        p["u"][...] = rng.uniform(-1.5, 1.5, 4)
+        p["b"][...] = rng.uniform(-0.5, 0.5, 4)
+        W.append(p["W"].copy())
+        u.append(p["u"].copy())
+        b.append(p["b"].copy())
+    active = min((stage + 1) * U, T)
+    st.w_out[0, :active] = rng.uniform(-1, 1, active)
+    st.b_out[0] = 0.3
+    xs = np.concatenate([rng.normal(0, 1, (N, 2)), (rng.random((N, n - 3)) < 0.3), np.full((N, 1), 0.5)],
+                        axis=1).astype(np.float64)
+    ref = RefNet(n, T, U, sps, 0.9, 0.02, same, W, u, b, st.w_out[0].copy(), 0.3)
+    return L, ref, xs, stage, t0
+
+
+def _kernel_traces(L, xs, t0):
+    """Run the learner step by step; record TH (∂h/∂θ) and E (= ∂V/∂θ, λ = 0) for t >= t0, and V."""
+    cum = np.zeros(len(xs))
+    cont = np.full(len(xs), 0.9)
+    THs, Es, Vs = {}, {}, []
+    for t in range(len(xs)):
+        Vs.append(L.step(xs[t], cum[t], cont[t]))
+        if t >= t0:
+            THs[t], Es[t] = L.state.TH[0].copy(), L.state.E[0].copy()
+    return THs, Es, np.array(Vs)
+
+
+def _trace_to_params(tr, ref, stage, kk):
+    """The kernel's [R, LW] trace rows for the stage's kk-th column → (W [4, m], u [4], b [4])."""
+    m = ref.m(stage * ref.U)
+    lanes = slice(4 * kk, 4 * kk + 4)
+    return tr[2:2 + m, lanes].T, tr[0, lanes], tr[1, lanes]
+
+
+def _fd(ref, xs, stage, t0):
+    """Central differences of h(t) and of V(t) (output statistics frozen) for every parameter of the stage."""
+    T, U = ref.T, ref.U
+    cols = list(range(stage * U, min((stage + 1) * U, T)))
+    m = ref.m(cols[0])
+    H0, V0, rec = ref.run(xs, record=True)
+    mu = np.array([r["mu"] for r in rec])
+    nu = np.array([r["nu"] for r in rec])
+    base_W = np.stack([ref.W[k] for k in cols])          # [C, 4, m]
+    base_u = np.stack([ref.u[k] for k in cols])
+    base_b = np.stack([ref.b[k] for k in cols])
+    index = []
+    for ci in range(len(cols)):
+        for q in range(4):
+            index += [(ci, "u", q, 0), (ci, "b", q, 0)] + [(ci, "W", q, j) for j in range(m)]
+    P = 2 * len(index)
+    params = {"W": np.repeat(base_W[None], P, 0), "u": np.repeat(base_u[None], P, 0),
+              "b": np.repeat(base_b[None], P, 0)}
+    for p, (ci, kind, q, j) in enumerate(index):
+        for sgn, row in ((1, 2 * p), (-1, 2 * p + 1)):
+            if kind == "W":
+                params["W"][row, ci, q, j] += sgn * EPS_FD
+            else:
+                params[kind][row, ci, q] += sgn * EPS_FD
+    H, _, _ = ref.run(xs, t0=t0, stage=stage, params=params)
+    dH = (H[:, 0::2] - H[:, 1::2]) / (2 * EPS_FD)                 # [N, nparam, T]
+    Vfrozen = ((H - mu[:, None]) / np.sqrt(nu[:, None])) @ ref.w   # [N, P]
+    dV = (Vfrozen[:, 0::2] - Vfrozen[:, 1::2]) / (2 * EPS_FD)      # [N, nparam]
+    return index, dH, dV, cols
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+CASES = [  # (T, U, steps_per_stage, same_step)
+    (1, 1, 10_000, False),     # a single column
+    (3, 3, 10_000, False),     # columnar
+    (4, 1, 60, False),         # constructive: the 4th stage learns, reading 3 frozen columns
+    (6, 2, 60, False),         # hybrid, one-step lag between stages
+    (6, 2, 60, True),          # hybrid, same-step stages
+]
+
+
+@pytest.mark.parametrize("T,U,sps,same", CASES)
+def test_rtrl_traces_equal_finite_differences(T, U, sps, same):
+    L, ref, xs, stage, t0 = _setup(T, U, sps, same)
+    THs, Es, V = _kernel_traces(L, xs, t0)
+    H0, V0, _ = ref.run(xs)
+    assert _rel(V, V0[:, 0]) < 1e-12                     # the forward passes agree
+    index, dH, dV, cols = _fd(ref, xs, stage, t0)
+    n_checked = 0
+    for t in range(t0, len(xs)):
+        for ci, k in enumerate(cols):
+            Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci)
+            We, ue, be = _trace_to_params(Es[t], ref, stage, ci)
+            kern_h, kern_v, fd_h, fd_v = [], [], [], []
+            for p, (cj, kind, q, j) in enumerate(index):
+                if cj != ci:
+                    assert abs(dH[t, p, k]) < 1e-9          # no cross-column dependence inside a stage
+                    continue
+                kern_h.append({"W": Wt[q, j], "u": ut[q], "b": bt[q]}[kind])
+                kern_v.append({"W": We[q, j], "u": ue[q], "b": be[q]}[kind])
+                fd_h.append(dH[t, p, k])
+                fd_v.append(dV[t, p])
+            fd_v_col = np.array(fd_v)
+            assert _rel(np.array(kern_h), np.array(fd_h)) < 1e-7, (t, k)
+            n_checked += 1
+            # ∂V/∂θ (the later columns that read column k have output weight 0, as in the learner)
+            assert _rel(np.array(kern_v), fd_v_col) < 1e-7, (t, k)
+    assert n_checked >= 50 * len(cols)
+
+
+@pytest.mark.parametrize("T,U,sps,same", CASES)
+def test_rtrl_traces_equal_full_bptt(T, U, sps, same):
+    L, ref, xs, stage, t0 = _setup(T, U, sps, same)
+    THs, Es, _ = _kernel_traces(L, xs, t0)
+    _, _, rec = ref.run(xs, record=True)
+    cols = list(range(stage * ref.U, min((stage + 1) * ref.U, ref.T)))
+    for t in (t0, t0 + 1, t0 + 17, len(xs) - 1):
+        for ci, k in enumerate(cols):      # ∂h_k(t)/∂θ by BPTT of the whole network
+            seed = np.zeros(ref.T)
+            seed[k] = 1.0
+            gW, gu, gb = ref.bptt(rec, t, t0, stage, seed)
+            Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci)
+            assert _rel(np.concatenate([Wt.ravel(), ut, bt]), np.concatenate([gW[k].ravel(), gu[k], gb[k]])) < 1e-9
+        # ∂V(t)/∂θ: seed w_k/√ν_k on every column (output statistics constant)
+        gW, gu, gb = ref.bptt(rec, t, t0, stage, ref.w / np.sqrt(rec[t]["nu"]))
+        for ci, k in enumerate(cols):
+            We, ue, be = _trace_to_params(Es[t], ref, stage, ci)
+            assert _rel(np.concatenate([We.ravel(), ue, be]), np.concatenate([gW[k].ravel(), gu[k], gb[k]])) < 1e-9
+
+
+# ================================================================ T-BPTT
+def _lstm_forward(Wg, Ug, bg, xs, h0, c0):
+    """Gate order i, f, g, o; Wg [4, H, n], Ug [4, H, H], bg [4, H]. Returns per-step caches."""
+    h, c = h0.copy(), c0.copy()
+    cache = []
+    for x in xs:
+        a = np.einsum("ghj,j->gh", Wg, x) + np.einsum("ghk,k->gh", Ug, h) + bg
+        i, f, g, o = _sig(a[0]), _sig(a[1]), np.tanh(a[2]), _sig(a[3])
+        cn = f * c + i * g
+        hn = o * np.tanh(cn)
+        cache.append((x, h, c, i, f, g, o, cn))
+        h, c = hn, cn
+    return h, c, cache
+
+
+def _lstm_bptt(Ug, cache, dh_last):
+    """Reverse mode through the cached steps; returns (dW, dU, db)."""
+    dW = np.zeros((4,) + (Ug.shape[1], cache[0][0].shape[0]))
+    dU = np.zeros_like(Ug)
+    db = np.zeros(Ug.shape[:2])
+    dh, dc = dh_last.copy(), np.zeros_like(dh_last)
+    for x, hp, cp, i, f, g, o, cn in reversed(cache):
+        tc = np.tanh(cn)
+        dc = dc + dh * o * (1 - tc ** 2)
+        da = np.stack([dc * g * i * (1 - i), dc * cp * f * (1 - f), dc * i * (1 - g ** 2), dh * tc * o * (1 - o)])
+        dW += da[:, :, None] * x[None, None, :]
+        dU += da[:, :, None] * hp[None, None, :]
+        db += da
+        dh = np.einsum("ghk,gh->k", Ug, da)
+        dc = dc * f
+    return dW, dU, db
+
+
+def _tbptt_kernel_grad(n, H, k, xs, seed=1):
+    """Kernel gradient ĝ_t of V_t (λ = 0, α = 0, random output weights) after each step, and the params."""
+    L = make_learner("tbptt", n, seed=seed, hidden=H, truncation=k, step_size=0.0, lam=0.0, dtype="float64")
+    st = L.state
+    rng = np.random.default_rng(seed + 10)
+    st.w_out[0, 0] = rng.uniform(-1, 1, H)
+    Wg = st.Wt[0].T.reshape(4, H, n).copy()
+    Ug = st.Ut[0].T.reshape(4, H, H).copy()
+    bg = st.bias[0, 0].reshape(4, H).copy()
+    grads = []
+    for t in range(len(xs)):
+        L.step(xs[t], 0.0, 0.9)
+        grads.append((st.eW[0].T.reshape(4, H, n).copy(), st.eU[0].T.reshape(4, H, H).copy(),
+                      st.eb[0, 0].reshape(4, H).copy(), st.ew[0, 0].copy()))
+    return grads, (Wg, Ug, bg, st.w_out[0, 0].copy())
+
+
+@pytest.mark.parametrize("H,k", [(2, 5), (3, 1), (2, 30)])
+def test_tbptt_gradient_equals_truncated_objective(H, k):
+    n, N = 4, 40
+    rng = np.random.default_rng(7)
+    xs = np.concatenate([rng.normal(0, 1, (N, 2)), rng.random((N, n - 2)) < 0.4], axis=1).astype(float)
+    grads, (Wg, Ug, bg, w) = _tbptt_kernel_grad(n, H, k, xs)
+    _, _, cache = _lstm_forward(Wg, Ug, bg, xs, np.zeros(H), np.zeros(H))
+    for t in (0, 3, k - 1, k, k + 1, N - 1):
+        if not 0 <= t < N:
+            continue
+        start = max(0, t - k + 1)
+        h0, c0 = cache[start][1], cache[start][2]          # state at t-k: a constant of the objective
+        window = xs[start:t + 1]
+
+        def value(Wp, Up, bp):
+            hT, _, _ = _lstm_forward(Wp, Up, bp, window, h0, c0)
+            return hT @ w
+
+        kW, kU, kb, kw = grads[t]
+        # numpy BPTT of the truncated objective
+        hT, _, wcache = _lstm_forward(Wg, Ug, bg, window, h0, c0)
+        dW, dU, db = _lstm_bptt(Ug, wcache, w)
+        kern = np.concatenate([kW.ravel(), kU.ravel(), kb.ravel()])
+        assert _rel(kern, np.concatenate([dW.ravel(), dU.ravel(), db.ravel()])) < 1e-9
+        assert _rel(kw, hT) < 1e-12                         # ∂V/∂w = h_t
+        # finite differences of the truncated objective
+        fd = []
+        for arr_i, arr in enumerate((Wg, Ug, bg)):
+            for idx in np.ndindex(arr.shape):
+                ps = [Wg.copy(), Ug.copy(), bg.copy()]
+                ps[arr_i][idx] += EPS_FD
+                vp = value(*ps)
+                ps[arr_i][idx] -= 2 * EPS_FD
+                fd.append((vp - value(*ps)) / (2 * EPS_FD))
+        assert _rel(kern, np.array(fd)) < 1e-7
+
+
+def test_tbptt_with_long_truncation_is_full_bptt():
+    n, H, N = 3, 2, 25
+    rng = np.random.default_rng(11)
+    xs = rng.normal(0, 1, (N, n))
+    grads, (Wg, Ug, bg, w) = _tbptt_kernel_grad(n, H, N + 5, xs)   # k >= t + 1 for every t
+    grads_short, _ = _tbptt_kernel_grad(n, H, 3, xs)
+    for t in (5, 12, N - 1):
+        _, _, cache = _lstm_forward(Wg, Ug, bg, xs[:t + 1], np.zeros(H), np.zeros(H))
+        dW, dU, db = _lstm_bptt(Ug, cache, w)
+        full = np.concatenate([dW.ravel(), dU.ravel(), db.ravel()])
+        kern = np.concatenate([g.ravel() for g in grads[t][:3]])
+        assert _rel(kern, full) < 1e-9
+        short = np.concatenate([g.ravel() for g in grads_short[t][:3]])
+        assert _rel(short, full) > 1e-6                     # truncation really truncates
