@@ -6,8 +6,9 @@ mathtext never parses them); SVGs are shown through ``<img>``, where no script c
 """
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import matplotlib
@@ -43,9 +44,12 @@ def to_svg(fig: Figure) -> str:
     return buf.getvalue()
 
 
-def _figure(w: float, h: float) -> Figure:
+@contextlib.contextmanager
+def _axes(w: float, h: float) -> Iterator[tuple[Figure, Any]]:
+    """A (figure, axes) pair drawn under :data:`RC`."""
     with matplotlib.rc_context(RC):
-        return Figure(figsize=(w, h), dpi=100, layout="constrained")
+        fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
+        yield fig, fig.add_subplot()
 
 
 def _active(board: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -57,9 +61,7 @@ def learning_curves(board: Mapping[str, Any]) -> str | None:
     rows = [r for r in _active(board) if r.get("curve")]
     if not rows:
         return None
-    with matplotlib.rc_context(RC):
-        fig = _figure(7.0, 3.6)
-        ax = fig.add_subplot()
+    with _axes(7.0, 3.6) as (fig, ax):
         for i, r in enumerate(rows):
             c = r["curve"]
             color = COLORS[i % len(COLORS)]
@@ -80,9 +82,7 @@ def pareto(board: Mapping[str, Any]) -> str | None:
     rows = [r for r in _active(board) if r.get("nmse")]
     if not rows:
         return None
-    with matplotlib.rc_context(RC):
-        fig = _figure(7.0, 3.6)
-        ax = fig.add_subplot()
+    with _axes(7.0, 3.6) as (fig, ax):
         for i, r in enumerate(rows):
             m, lo, hi = r["nmse"]
             ax.errorbar([r["flops_per_step"]], [m], yerr=[[m - lo], [hi - m]], fmt="o", capsize=3,
@@ -115,9 +115,7 @@ def atari_bars(board: Mapping[str, Any]) -> str | None:
         return None
     normalised = all(r.get("normalised") for r in rows)
     games = board["games"]
-    with matplotlib.rc_context(RC):
-        fig = _figure(7.0, max(3.0, 0.16 * len(games) * max(1, len(rows)) ** 0.5 + 1.2))
-        ax = fig.add_subplot()
+    with _axes(7.0, max(3.0, 0.16 * len(games) * max(1, len(rows)) ** 0.5 + 1.2)) as (fig, ax):
         h = 0.8 / len(rows)
         for i, r in enumerate(rows):
             vals = [(r["normalised"] if normalised else r["per_game"]).get(g, float("nan")) for g in games]

@@ -65,19 +65,25 @@ def rank_label(row: Mapping[str, Any]) -> str:
     return f"={row['rank']}" if row.get("tied") or (row.get("leader") and row.get("_has_ties")) else str(row["rank"])
 
 
-def status_label(row: Mapping[str, Any]) -> str:
-    parts = []
+def row_flags(row: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(kind, short badge text, status text) for each flag of a row: lead, tie, ref, old, partial."""
+    flags = []
     if row.get("leader"):
-        parts.append("leader")
+        flags.append(("lead", "leader", "leader"))
     if row.get("tied"):
-        parts.append("tied with leader")
+        flags.append(("tie", "tied", "tied with leader"))
     if row.get("reference"):
-        parts.append(f"reference ({row['reference']})")
+        flags.append(("ref", f"reference {row['reference']}", f"reference ({row['reference']})"))
     if row.get("superseded"):
-        parts.append(f"superseded {row['superseded']['date']}")
+        date = row["superseded"]["date"]
+        flags.append(("old", f"superseded {date}", f"superseded {date}"))
     if row.get("complete") is False:
-        parts.append(f"incomplete ({row['n_games']} games)")
-    return ", ".join(parts)
+        flags.append(("old", f"{row['n_games']} games only", f"incomplete ({row['n_games']} games)"))
+    return flags
+
+
+def status_label(row: Mapping[str, Any]) -> str:
+    return ", ".join(text for _, _, text in row_flags(row))
 
 
 def _mark_ties(rows: Sequence[dict[str, Any]]) -> None:

@@ -28,7 +28,7 @@ from oscbench.leaderboard import entries as E
 from oscbench.leaderboard import plots
 from oscbench.leaderboard.ranking import board_id, board_title, build_boards
 from oscbench.leaderboard.render_markdown import (README_HEAD, boards_markdown, fmt_ci, fmt_num, fmt_rate, fmt_steps,
-                                                  rank_label, safe_url, splice, status_label)
+                                                  rank_label, row_flags, safe_url, splice)
 from oscbench.leaderboard.validation import check_entry
 
 ASSETS = ("leaderboard.css", "leaderboard.js")
@@ -68,17 +68,8 @@ def _name_td(r: Mapping[str, Any]) -> str:
     url = safe_url(r.get("url"))
     name = esc(r["name"])
     link = f'<a href="{esc(url)}" rel="nofollow noopener noreferrer">{name}</a>' if url else name
-    badges = []
-    if r.get("leader"):
-        badges.append('<span class="badge lead">leader</span>')
-    if r.get("tied"):
-        badges.append('<span class="badge tie" title="95% CI overlaps the leader\'s">tied</span>')
-    if r.get("reference"):
-        badges.append(f'<span class="badge ref">reference {esc(r["reference"])}</span>')
-    if r.get("superseded"):
-        badges.append(f'<span class="badge old">superseded {esc(r["superseded"]["date"])}</span>')
-    if r.get("complete") is False:
-        badges.append(f'<span class="badge old">{esc(r["n_games"])} games only</span>')
+    tips = {"tie": ' title="95% CI overlaps the leader\'s"'}
+    badges = [f'<span class="badge {kind}"{tips.get(kind, "")}>{esc(short)}</span>' for kind, short, _ in row_flags(r)]
     parts = [f'<span class="entry-name">{link}</span><span class="badges">{"".join(badges)}</span>']
     if r.get("authors"):
         parts.append(f'<div class="authors">{esc(", ".join(r["authors"]))}</div>')
@@ -110,25 +101,25 @@ def board_table(board: Mapping[str, Any]) -> str:
     if board["kind"] == "suite":
         head = [_th("rank", True), _th("submission", False), _th("IQM NMSE", True, "interquartile mean of per-run NMSE"),
                 _th("95% CI", False, "stratified bootstrap"), _th("games", True), _th("seeds/game", True),
-                _th("FLOPs/step", True), _th("date", False), _th("status", False)]
+                _th("FLOPs/step", True), _th("date", False)]
         body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r)}'
                 f'{_num_td(r["iqm"][0] if r["iqm"] else None, fmt_num(r["iqm"][0] if r["iqm"] else None))}'
                 f'<td class="ci">{esc(fmt_ci(r["iqm"]))}</td>{_num_td(r["n_games"], str(r["n_games"]))}'
                 f'{_num_td(r["seeds"], str(r["seeds"]))}{_num_td(r["flops_per_step"], format(r["flops_per_step"], ","))}'
-                f'<td class="date">{esc(r["submitted"])}</td><td>{esc(status_label(r))}</td></tr>' for r in rows]
+                f'<td class="date">{esc(r["submitted"])}</td></tr>' for r in rows]
     else:
         head = [_th("rank", True), _th("submission", False), _th("NMSE", True, "mean over seeds"),
                 _th("95% CI", False, "percentile bootstrap over seeds"),
                 _th("relative error", True, "final error ÷ reference T-BPTT's"), _th("FLOPs/step", True),
                 _th("seeds", True), _th("steps", True), _th("steps/s", True, "steps per CPU-second"),
-                _th("date", False), _th("status", False)]
+                _th("date", False)]
         body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r)}'
                 f'{_num_td(r["nmse"][0] if r["nmse"] else None, fmt_num(r["nmse"][0] if r["nmse"] else None))}'
                 f'<td class="ci">{esc(fmt_ci(r["nmse"]))}</td>{_num_td(r["relative_error"], fmt_num(r["relative_error"], 3))}'
                 f'{_num_td(r["flops_per_step"], format(r["flops_per_step"], ","))}{_num_td(r["seeds"], str(r["seeds"]))}'
                 f'{_num_td(r["steps"], fmt_steps(r["steps"]))}'
                 f'{_num_td(r["steps_per_second"], fmt_rate(r["steps_per_second"]))}'
-                f'<td class="date">{esc(r["submitted"])}</td><td>{esc(status_label(r))}</td></tr>' for r in rows]
+                f'<td class="date">{esc(r["submitted"])}</td></tr>' for r in rows]
     return ('<div class="table-wrap"><table class="entries sortable">'
             f'<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
