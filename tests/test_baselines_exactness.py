@@ -17,113 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from baselines_reference import RefNet, lstm_bptt, lstm_forward
+
 from oscbench.baselines import make_learner
 
 EPS_FD = 1e-6
-
-
-# ================================================================ independent numpy column network
-def _sig(a):
-    return 1.0 / (1.0 + np.exp(-a))
-
-
-class RefNet:
-    """Plain numpy float64 forward of a column network, batched over parameter sets [P, ...].
-
-    Gate order inside a column: i, f, o, g. Column k (stage k // U) reads the n inputs and the
-    outputs of columns 0 .. stage·U − 1 (their h(t−1) in lag mode, h(t) in same-step mode), each
-    normalised with the column's own running statistics.
-    """
-
-    def __init__(self, n, T, U, sps, beta, floor, same, W, u, b, w, bo):
-        self.n, self.T, self.U, self.sps, self.beta, self.floor, self.same = n, T, U, sps, beta, floor, same
-        self.W, self.u, self.b, self.w, self.bo = W, u, b, w, bo   # W: list of [4, m_k]
-
-    def m(self, k):
-        return self.n + (k // self.U) * self.U
-
-    def run(self, xs, t0=None, stage=None, params=None, record=False):
-        """Forward over xs. From step t0 on, columns of ``stage`` use ``params`` (batched [P, ...]).
-
-        Returns h [N, P, T], V [N, P], plus (with record) everything BPTT needs.
-        """
-        n, T, N = self.n, self.T, len(xs)
-        P = 1 if params is None else params["u"].shape[0]
-        h = np.zeros((P, T))
-        c = np.zeros((P, T))
-        mean = [np.zeros((P, self.m(k))) for k in range(T)]
-        var = [np.ones((P, self.m(k))) for k in range(T)]
-        mu = np.zeros((P, T))
-        nu = np.ones((P, T))
-        H = np.zeros((N, P, T))
-        V = np.zeros((N, P))
-        rec = []
-        for t in range(N):
-            hp, cp = h.copy(), c.copy()
-            learning = t // self.sps
-            r = {"hp": hp[0].copy(), "cp": cp[0].copy(), "zhat": {}, "istd": {}, "gates": {}, "c": None}
-            for k in range(T):
-                s = k // self.U
-                src = h if self.same else hp
-                z = np.concatenate([np.broadcast_to(xs[t], (P, n)), src[:, :s * self.U]], axis=1)
-                istd = 1.0 / np.sqrt(var[k])
-                zh = (z - mean[k]) * istd
-                if params is not None and s == stage and t >= t0:
-                    kk = k - s * self.U
-                    Wk, uk, bk = params["W"][:, kk], params["u"][:, kk], params["b"][:, kk]
-                else:
-                    Wk, uk, bk = self.W[k][None], self.u[k][None], self.b[k][None]
-                pre = np.einsum("pqj,pj->pq", np.broadcast_to(Wk, (P,) + Wk.shape[1:]), zh) + uk * hp[:, k:k + 1] + bk
-                i, f, o, g = _sig(pre[:, 0]), _sig(pre[:, 1]), _sig(pre[:, 2]), np.tanh(pre[:, 3])
-                c[:, k] = f * cp[:, k] + i * g
-                h[:, k] = o * np.tanh(c[:, k])
-                if s == learning:   # statistics of a learning column: after use
-                    mean[k] = self.beta * mean[k] + (1 - self.beta) * z
-                    var[k] = np.maximum(self.beta * var[k] + (1 - self.beta) * (z - mean[k]) ** 2, self.floor)
-                if record:
-                    r["zhat"][k], r["istd"][k], r["gates"][k] = zh[0].copy(), istd[0].copy(), (i[0], f[0], o[0], g[0])
-            mu = self.beta * mu + (1 - self.beta) * h
-            nu = np.maximum(self.beta * nu + (1 - self.beta) * (h - mu) ** 2, self.floor)
-            H[t], V[t] = h, ((h - mu) / np.sqrt(nu)) @ self.w + self.bo
-            if record:
-                r["c"], r["mu"], r["nu"] = c[0].copy(), mu[0].copy(), nu[0].copy()
-                rec.append(r)
-        return H, V, rec
-
-    def bptt(self, rec, t_end, t0, stage, seed_dh):
-        """Full BPTT from step t_end back to t0 of ``seed_dh · h(t_end)``; gradient w.r.t. stage's params."""
-        T, n, U = self.T, self.n, self.U
-        cols = list(range(stage * U, min((stage + 1) * U, T)))
-        gW = {k: np.zeros_like(self.W[k]) for k in cols}
-        gu = {k: np.zeros(4) for k in cols}
-        gb = {k: np.zeros(4) for k in cols}
-        dh_fut = seed_dh.astype(float).copy()     # dL/dh(t) from consumers at t+1 (and the seed)
-        dc_fut = np.zeros(T)
-        for t in range(t_end, t0 - 1, -1):
-            r = rec[t]
-            dh = dh_fut.copy()
-            dh_prev = np.zeros(T)
-            dc_prev = np.zeros(T)
-            for k in reversed(range(T)):           # later stages first: same-step consumers done first
-                s = k // U
-                i, f, o, g = r["gates"][k]
-                ck = r["c"][k]
-                tc = np.tanh(ck)
-                do = dh[k] * tc
-                dc = dc_fut[k] + dh[k] * o * (1 - tc * tc)
-                da = np.array([dc * g * i * (1 - i), dc * r["cp"][k] * f * (1 - f), do * o * (1 - o),
-                               dc * i * (1 - g * g)])
-                if k in gW:
-                    gW[k] += np.outer(da, r["zhat"][k])
-                    gu[k] += da * r["hp"][k]
-                    gb[k] += da
-                dz = (self.W[k].T @ da) * r["istd"][k]
-                src = dh if self.same else dh_prev
-                src[:s * U] += dz[n:]
-                dh_prev[k] += da @ self.u[k]
-                dc_prev[k] = dc * f
-            dh_fut, dc_fut = dh_prev, dc_prev
-        return gW, gu, gb
 
 
 # ================================================================ kernel side
@@ -268,38 +166,6 @@ def test_rtrl_traces_equal_full_bptt(T, U, sps, same):
 
 
 # ================================================================ T-BPTT
-def _lstm_forward(Wg, Ug, bg, xs, h0, c0):
-    """Gate order i, f, g, o; Wg [4, H, n], Ug [4, H, H], bg [4, H]. Returns per-step caches."""
-    h, c = h0.copy(), c0.copy()
-    cache = []
-    for x in xs:
-        a = np.einsum("ghj,j->gh", Wg, x) + np.einsum("ghk,k->gh", Ug, h) + bg
-        i, f, g, o = _sig(a[0]), _sig(a[1]), np.tanh(a[2]), _sig(a[3])
-        cn = f * c + i * g
-        hn = o * np.tanh(cn)
-        cache.append((x, h, c, i, f, g, o, cn))
-        h, c = hn, cn
-    return h, c, cache
-
-
-def _lstm_bptt(Ug, cache, dh_last):
-    """Reverse mode through the cached steps; returns (dW, dU, db)."""
-    dW = np.zeros((4,) + (Ug.shape[1], cache[0][0].shape[0]))
-    dU = np.zeros_like(Ug)
-    db = np.zeros(Ug.shape[:2])
-    dh, dc = dh_last.copy(), np.zeros_like(dh_last)
-    for x, hp, cp, i, f, g, o, cn in reversed(cache):
-        tc = np.tanh(cn)
-        dc = dc + dh * o * (1 - tc ** 2)
-        da = np.stack([dc * g * i * (1 - i), dc * cp * f * (1 - f), dc * i * (1 - g ** 2), dh * tc * o * (1 - o)])
-        dW += da[:, :, None] * x[None, None, :]
-        dU += da[:, :, None] * hp[None, None, :]
-        db += da
-        dh = np.einsum("ghk,gh->k", Ug, da)
-        dc = dc * f
-    return dW, dU, db
-
-
 def _tbptt_kernel_grad(n, H, k, xs, seed=1):
     """Kernel gradient ĝ_t of V_t (λ = 0, α = 0, random output weights) after each step, and the params."""
     L = make_learner("tbptt", n, seed=seed, hidden=H, truncation=k, step_size=0.0, lam=0.0, dtype="float64")
@@ -323,7 +189,7 @@ def test_tbptt_gradient_equals_truncated_objective(H, k):
     rng = np.random.default_rng(7)
     xs = np.concatenate([rng.normal(0, 1, (N, 2)), rng.random((N, n - 2)) < 0.4], axis=1).astype(float)
     grads, (Wg, Ug, bg, w) = _tbptt_kernel_grad(n, H, k, xs)
-    _, _, cache = _lstm_forward(Wg, Ug, bg, xs, np.zeros(H), np.zeros(H))
+    _, _, cache = lstm_forward(Wg, Ug, bg, xs, np.zeros(H), np.zeros(H))
     for t in (0, 3, k - 1, k, k + 1, N - 1):
         if not 0 <= t < N:
             continue
@@ -332,13 +198,13 @@ def test_tbptt_gradient_equals_truncated_objective(H, k):
         window = xs[start:t + 1]
 
         def value(Wp, Up, bp):
-            hT, _, _ = _lstm_forward(Wp, Up, bp, window, h0, c0)
+            hT, _, _ = lstm_forward(Wp, Up, bp, window, h0, c0)
             return hT @ w
 
         kW, kU, kb, kw = grads[t]
         # numpy BPTT of the truncated objective
-        hT, _, wcache = _lstm_forward(Wg, Ug, bg, window, h0, c0)
-        dW, dU, db = _lstm_bptt(Ug, wcache, w)
+        hT, _, wcache = lstm_forward(Wg, Ug, bg, window, h0, c0)
+        dW, dU, db = lstm_bptt(Ug, wcache, w)
         kern = np.concatenate([kW.ravel(), kU.ravel(), kb.ravel()])
         assert _rel(kern, np.concatenate([dW.ravel(), dU.ravel(), db.ravel()])) < 1e-9
         assert _rel(kw, hT) < 1e-12                         # ∂V/∂w = h_t
@@ -361,8 +227,8 @@ def test_tbptt_with_long_truncation_is_full_bptt():
     grads, (Wg, Ug, bg, w) = _tbptt_kernel_grad(n, H, N + 5, xs)   # k >= t + 1 for every t
     grads_short, _ = _tbptt_kernel_grad(n, H, 3, xs)
     for t in (5, 12, N - 1):
-        _, _, cache = _lstm_forward(Wg, Ug, bg, xs[:t + 1], np.zeros(H), np.zeros(H))
-        dW, dU, db = _lstm_bptt(Ug, cache, w)
+        _, _, cache = lstm_forward(Wg, Ug, bg, xs[:t + 1], np.zeros(H), np.zeros(H))
+        dW, dU, db = lstm_bptt(Ug, cache, w)
         full = np.concatenate([dW.ravel(), dU.ravel(), db.ravel()])
         kern = np.concatenate([g.ravel() for g in grads[t][:3]])
         assert _rel(kern, full) < 1e-9

@@ -1,7 +1,7 @@
 """FLOP accounting: the declared per-step cost of a learner (prediction *and* learning).
 
-Budgets are per stream step: :data:`BUDGETS` (trace patterning 4,400; Atari 55,000). A learner
-declares its cost with ``flops_per_step()``; the evaluator compares it with the task's budget.
+A learner declares its cost with ``flops_per_step()``; the evaluator compares it with the task's
+``budget_flops`` (:mod:`oscbench.benchmark.tasks`: trace patterning 4,400, Atari 55,000 per step).
 
 Counting rules (the convention behind SPEC §8's formulas; use them for any learner)
 ----------------------------------------------------------------------------------
@@ -32,8 +32,6 @@ stage, n = 12 → 4,048; T-BPTT k = 30, H = 2 → 3,720; Atari hybrid 15 × 5, n
 from __future__ import annotations
 
 from collections import Counter as _Counter
-
-BUDGETS: dict[str, int] = {"trace-patterning": 4_400, "atari": 55_000}
 
 
 # -- SPEC §8 closed forms for the reference learners -------------------------------------------
@@ -94,8 +92,3 @@ class FlopCount:
 
     def __int__(self) -> int:
         return self.total
-
-
-def fits(flops_per_step: int, task: str) -> bool:
-    """Whether a declared per-step cost is within ``task``'s budget (:data:`BUDGETS`)."""
-    return int(flops_per_step) <= BUDGETS[task]
