@@ -153,7 +153,7 @@ def test_atari_suite_iqm_poi_and_normalisation(tmp_path: Path) -> None:
     fe = lambda rs, g: np.mean([r["metrics"]["final_error"] for r in rs if r["task"]["game"] == g])  # noqa: E731
     assert rows["x"]["normalised"]["Pong"] == pytest.approx(fe(x, "Pong") / fe(tb, "Pong"))
     assert rows["tb"]["normalised"]["Alien"] == pytest.approx(1.0)
-    assert plots.atari_bars(suite).startswith("<?xml")
+    assert plots.atari_bars(suite).startswith("<?xml") and plots.pareto(suite).startswith("<?xml")
 
 
 def test_escaping_in_markdown_and_html() -> None:

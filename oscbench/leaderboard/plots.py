@@ -78,28 +78,30 @@ def learning_curves(board: Mapping[str, Any]) -> str | None:
 
 
 def pareto(board: Mapping[str, Any]) -> str | None:
-    """NMSE (mean, 95% CI) against declared FLOPs/step; the Pareto front and the budget line."""
-    rows = [r for r in _active(board) if r.get("nmse")]
+    """Error (mean NMSE, or the suite's IQM NMSE, with 95% CI) against declared FLOPs/step; the Pareto
+    front and the budget line."""
+    key = "iqm" if board["kind"] == "suite" else "nmse"
+    rows = [r for r in _active(board) if r.get(key)]
     if not rows:
         return None
     with _axes(7.0, 3.6) as (fig, ax):
         for i, r in enumerate(rows):
-            m, lo, hi = r["nmse"]
+            m, lo, hi = r[key]
             ax.errorbar([r["flops_per_step"]], [m], yerr=[[m - lo], [hi - m]], fmt="o", capsize=3,
                         color=COLORS[i % len(COLORS)], label=label(r["name"]))
         front, best = [], float("inf")
-        for r in sorted(rows, key=lambda r: (r["flops_per_step"], r["nmse"][0])):
-            if r["nmse"][0] < best:
-                best = r["nmse"][0]
+        for r in sorted(rows, key=lambda r: (r["flops_per_step"], r[key][0])):
+            if r[key][0] < best:
+                best = r[key][0]
                 front.append((r["flops_per_step"], best))
         if len(front) > 1:
             ax.step([f for f, _ in front], [v for _, v in front], where="post", color="#555555", linewidth=0.8,
                     linestyle=":", label="Pareto front")
         ax.axvline(board["budget_flops"], color="#999999", linestyle="--", linewidth=0.8, label="budget")
         ax.set_xlabel("declared FLOPs per step")
-        ax.set_ylabel("NMSE (mean, 95% CI)")
+        ax.set_ylabel("IQM NMSE over games (95% CI)" if key == "iqm" else "NMSE (mean, 95% CI)")
         ax.set_xlim(0, board["budget_flops"] * 1.08)
-        ax.set_title("error against compute (mean NMSE, 95% CI)")
+        ax.set_title("error against compute")
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", frameon=False)
         return to_svg(fig)
@@ -122,8 +124,9 @@ def atari_bars(board: Mapping[str, Any]) -> str | None:
             ax.barh([k + (i - (len(rows) - 1) / 2) * h for k in range(len(games))], vals, height=h,
                     color=COLORS[i % len(COLORS)], label=label(r["name"]))
         ax.set_yticks(range(len(games)), [label(g) for g in games])
-        ax.invert_yaxis()
-        ax.set_xscale("log")
+        ax.set_ylim(len(games) - 0.5, -0.5)
+        top = max((v for r in rows for v in (r["normalised"] if normalised else r["per_game"]).values()), default=1.0)
+        ax.set_xlim(0, 1.05 * max(top, 1.0 if normalised else 0.0))
         if normalised:
             ax.axvline(1.0, color="#333333", linewidth=0.8)
         ax.set_xlabel("final error ÷ reference T-BPTT's (lower is better)" if normalised else "NMSE (lower is better)")

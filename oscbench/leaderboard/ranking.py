@@ -118,6 +118,7 @@ def build_boards(entries: Iterable[tuple[Path | None, Mapping[str, Any]]]) -> li
     boards = []
     for (task_id, preset, budget), members in sorted(groups.items()):
         games = sorted({g for _, e in members for g in e["aggregate"]["games"]})
+        start = len(boards)
         for game in games:
             rows = [_game_row(p, e, e["aggregate"]["games"][game]) for p, e in members if game in e["aggregate"]["games"]]
             rows, ref = _finish(rows, "nmse")
@@ -127,8 +128,8 @@ def build_boards(entries: Iterable[tuple[Path | None, Mapping[str, Any]]]) -> li
             boards.append({"kind": "game" if game else "task", "task": task_id, "preset": preset,
                            "budget_flops": budget, "game": game or None, "rows": rows,
                            "reference": ref["file"] if ref else None})
-        if any(game for game in games):
-            boards.append(suite_board(task_id, preset, budget, members, boards))
+        if any(game for game in games):  # the suite's board first, then one per game
+            boards.insert(start, suite_board(task_id, preset, budget, members))
     return boards
 
 
@@ -139,8 +140,8 @@ def suite_games(task_id: str) -> list[str]:
     return sorted(set(tasks.get_task(task_id).games))
 
 
-def suite_board(task_id: str, preset: str, budget: int, members: Sequence[tuple[Path | None, Mapping[str, Any]]],
-                game_boards: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def suite_board(task_id: str, preset: str, budget: int,
+                members: Sequence[tuple[Path | None, Mapping[str, Any]]]) -> dict[str, Any]:
     """The Atari suite board (see module docs); incomplete entries are listed unranked."""
     wanted = suite_games(task_id)
     rows = []

@@ -137,7 +137,7 @@ def _suite_extras(board: Mapping[str, Any]) -> str:
     poi = board["probability_of_improvement"]
     if len(poi["order"]) > 1:
         names = {r["file"]: r["name"] for r in board["rows"]}
-        hdr = "".join(f"<th>{esc(names[f])}</th>" for f in poi["order"])
+        hdr = "".join(f'<th class="num">{esc(names[f])}</th>' for f in poi["order"])
         trs = []
         for f, line in zip(poi["order"], poi["matrix"]):
             cells = "".join(f'<td class="num">{"—" if v is None else f"{v:.2f}"}</td>' for v in line)
@@ -162,8 +162,12 @@ def render_page(boards: Sequence[Mapping[str, Any]], plot_files: Mapping[str, li
     sections = []
     for b in boards:
         bid = board_id(b)
-        ref = (f'Relative error = final error ÷ that of the reference T-BPTT entry ({b["reference"]}).'
-               if b.get("reference") else "Relative error needs a reference T-BPTT entry on this board.")
+        if b["kind"] == "suite":
+            ref = (f'Per-game bars: final error ÷ that of the reference T-BPTT entry ({b["reference"]}) on the game.'
+                   if b.get("reference") else "Without a reference T-BPTT entry the per-game bars show NMSE.")
+        else:
+            ref = (f'Relative error = final error ÷ that of the reference T-BPTT entry ({b["reference"]}).'
+                   if b.get("reference") else "Relative error needs a reference T-BPTT entry on this board.")
         figs = "".join(_figure(*f) for f in plot_files.get(bid, []))
         extras = _suite_extras(b) if b["kind"] == "suite" else ""
         sections.append(f'<section class="board" id="{esc(bid)}"><h2>{esc(board_title(b))}</h2>'
@@ -227,12 +231,15 @@ def _render_into(tmp: Path, boards: Sequence[Mapping[str, Any]], n_entries: int)
     for b in boards:
         bid, title = board_id(b), board_title(b)
         made = []
+        curves = ("curves", plots.learning_curves, "learning curves: mean over seeds, shaded 95% bootstrap band")
         if b["kind"] == "suite":
             specs = [("per-game", plots.atari_bars, "per-game error of each complete entry, "
-                      "÷ the reference T-BPTT's on that game (the paper's Figure 7)")]
+                      "÷ the reference T-BPTT's on that game (the paper's Figure 7)"),
+                     ("pareto", plots.pareto, "IQM NMSE against declared FLOPs/step: the Pareto front and the budget")]
+        elif b["kind"] == "game":  # one Atari game: its curves (the suite board has the compute plot)
+            specs = [curves]
         else:
-            specs = [("curves", plots.learning_curves, "learning curves: mean over seeds, shaded 95% bootstrap band"),
-                     ("pareto", plots.pareto, "NMSE against declared FLOPs/step: the Pareto front and the budget")]
+            specs = [curves, ("pareto", plots.pareto, "NMSE against declared FLOPs/step: the Pareto front and the budget")]
         for suffix, fn, caption in specs:
             svg = fn(b)
             if svg is None:
