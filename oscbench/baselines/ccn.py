@@ -49,6 +49,12 @@ from oscbench.errors import ConfigError
 VARIANTS = ("hybrid", "columnar", "constructive")
 
 
+def padded_lanes(columns_per_stage: int) -> int:
+    """Lanes per stage: 4 per column, rounded up to a multiple of 16 (full vectors) beyond 8."""
+    lanes = 4 * columns_per_stage
+    return lanes if lanes <= 8 else -(-lanes // 16) * 16
+
+
 @dataclass(frozen=True)
 class CCNConfig:
     """All hyper-parameters of one column-network run (validated)."""
@@ -141,7 +147,7 @@ def ccn_config(variant: str, n_features: int, **hp: Any) -> CCNConfig:
 class CCNState:
     """The state of B column-network runs of one structure (arrays with a leading run dimension).
 
-    Attributes (``S`` stages, ``R = M + 2`` parameter rows, ``LW = 4U`` lanes; see
+    Attributes (``S`` stages, ``R = M + 2`` parameter rows, ``LW >= 4U`` lanes; see
     :mod:`oscbench.baselines.kernels_column` for the layout):
         theta [B, S, R, LW], in_mean / in_var / in_istd [B, S, M], h / c [B, T],
         out_mu / out_nu / w_out / e_w / s_w [B, T], b_out / e_b / s_b [B],
@@ -161,7 +167,7 @@ class CCNState:
         self.seeds = [hpm.seed_of(c0.variant, s) for s in seeds]
         dt = np.dtype(c0.dtype)
         B, S, T, U, M = len(configs), c0.n_stages, c0.n_columns, c0.columns_per_stage, c0.max_inputs
-        R, LW = M + 2, 4 * U
+        R, LW = M + 2, padded_lanes(U)
         theta = np.zeros((B, S, R, LW), dt)
         for b, seed in enumerate(self.seeds):
             draw = hpm.weight_rng(seed).uniform(-0.01, 0.01, size=(S, R, LW))

@@ -11,7 +11,9 @@ Per-run layout (``S`` stages, ``U`` columns per stage, ``T`` columns, ``n`` raw 
   stage's k'-th column (q: 0 = i, 1 = f, 2 = o, 3 = g). Row 0 holds the recurrent weights u_q,
   row 1 the biases b_q, row ``2 + j`` the input weights W_{q,j} of the stage's j-th incoming signal
   (j < n: raw input j; j >= n: the output h of column j - n, an earlier-stage column). Stage s has
-  ``m_s = n + s·U`` incoming signals; rows ``m_s + 2 ..`` (and lanes of a partial last stage) are padding.
+  ``m_s = n + s·U`` incoming signals; rows ``m_s + 2 ..`` are padding, and so are the lanes beyond
+  4·(columns of the stage): the lane count ``LW`` is rounded up to a multiple of 16 (beyond 8) so that
+  the lane loops run on full vectors (padded parameters, traces and coefficients stay 0).
 * Input statistics ``in_mean / in_var / in_istd [s, j]``: all columns of a stage start, learn and
   freeze together and see the same signals, so their per-column statistics (SPEC §3.2) are equal;
   one copy per stage is kept.
@@ -169,6 +171,8 @@ def ccn_run(xs, cum, cont, out,
     tcs = np.empty(T, dt)               # tanh(c_t)
     onorm = np.empty((2, T), dt)        # 1/sqrt(nu_k), hhat_k
     coef = np.zeros((8, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
+    accx = np.zeros(LW, dt)             # the learning stage's pre-activations (padded lanes)
+    hp_lane = np.zeros(LW, dt)          # h_{t-1} of each lane's column (learning stage)
     ptmp = np.empty(4 * T, dt)
     weff = np.zeros((1, n + T, 4 * T), dt)
     beff = np.zeros(4 * T, dt)
@@ -231,7 +235,13 @@ def ccn_run(xs, cum, cont, out,
                 rows = n + min(g1 * U, T)
                 for l in range(np.uint64(l_lo), np.uint64(l_hi)):
                     acc[l] = beff[l]
-                matvec_acc(weff, 0, 0, z, 0, rows, acc, l_lo, l_lo, l_hi - l_lo)
+                if g0 <= s_cur < g1:         # effective weights everywhere but the learning stage
+                    la = 4 * s_cur * U
+                    lb = 4 * min((s_cur + 1) * U, T)
+                    matvec_acc(weff, 0, 0, z, 0, rows, acc, l_lo, l_lo, la - l_lo)
+                    matvec_acc(weff, 0, 0, z, 0, rows, acc, lb, lb, l_hi - lb)
+                else:
+                    matvec_acc(weff, 0, 0, z, 0, rows, acc, l_lo, l_lo, l_hi - l_lo)
                 if g0 <= s_cur < g1:         # the learning stage, exactly (SPEC §3.1-3.2)
                     s = s_cur
                     m = n + s * U
@@ -240,8 +250,12 @@ def ccn_run(xs, cum, cont, out,
                     for j in range(m):
                         zhat[j] = (z[j] - mean[s, j]) * istd[s, j]
                     for l in range(L):
-                        acc[np.uint64(la) + np.uint64(l)] = th[s, 1, l] + th[s, 0, l] * hp[s * U + l // 4]
-                    matvec_acc(th, s, 2, zhat, 0, m, acc, 0, la, L)
+                        hp_lane[l] = hp[s * U + l // 4]
+                    for l in range(LW):       # all (padded) lanes: full-width vectors; padding is 0
+                        accx[l] = th[s, 1, l] + th[s, 0, l] * hp_lane[l]
+                    matvec_acc(th, s, 2, zhat, 0, m, accx, 0, 0, LW)
+                    for l in range(L):
+                        acc[np.uint64(la) + np.uint64(l)] = accx[l]
                 scaled_sigmoid(acc, acc, gsc, l_lo, l_hi, ptmp, ebits, efloat)
                 k_lo = g0 * U
                 k_hi = min(g1 * U, T)
@@ -292,7 +306,7 @@ def ccn_run(xs, cum, cont, out,
                 s = s_cur
                 m = n + s * U
                 ncol = min(U, T - s * U)
-                L = 4 * ncol
+                L = LW     # learning-stage loops run over all padded lanes (their coefficients are 0)
                 for kk in range(ncol):
                     k = s * U + kk
                     ig = acc[4 * k]

@@ -1,0 +1,113 @@
+"""Speed cases of the reference learners for ``oscbench speed`` (steps per CPU-second).
+
+Each case builds its learner(s), times a first short call separately (numba compilation, or loading
+the on-disk cache), then measures process CPU time over ``total`` steps of the default
+trace-patterning stream fed in chunks of 65,536 steps, as the evaluator does. The stream is
+generated before the clock starts (1M steps -- 131k for the wide Atari-sized cases -- cycled for
+longer runs). Anchors are the authors'
+C++ on a 2-core machine (steps per CPU-second): hybrid 110k, columnar 173k, constructive 272k,
+T-BPTT (H = 2, k = 30) 67k; the batched case is compared with the C++ hybrid.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from oscbench.baselines.batched import BatchedLearner
+from oscbench.benchmark.speed import SpeedResult, case, measure
+from oscbench.datasets.trace_patterning import TracePatterningStream
+
+CHUNK = 65_536
+POOL = 1_000_000
+CPP_ANCHORS = {"hybrid": 110_000, "columnar": 173_000, "constructive": 272_000, "tbptt": 67_000}
+
+
+def _stream_pool(n_steps: int, n_features: int = 12) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    pool_steps = min(n_steps, POOL if n_features == 12 else 2 * CHUNK)
+    chunks = TracePatterningStream(seed=0).chunks(pool_steps, CHUNK)
+    pool = [(c.observations, c.cumulants, c.continuations) for c in chunks]
+    if n_features != 12:      # a wider observation (Atari-sized): the trace features, zero-padded
+        pool = [(np.pad(x, ((0, 0), (0, n_features - 12))), c, g) for x, c, g in pool]
+    return pool
+
+
+def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor: float | None,
+           n_features: int = 12, note: str = "") -> SpeedResult:
+    pool = _stream_pool(total, n_features)
+    learner = build()
+    t0 = time.perf_counter()
+    x, c, g = pool[0]
+    learner.run(x[:64], c[:64], g[:64])          # compile (or load from the cache)
+    compile_s = time.perf_counter() - t0
+    learner = build()
+
+    def go() -> int:
+        done, i = 0, 0
+        while done < total:
+            x, c, g = pool[i % len(pool)]
+            k = min(len(c), total - done)
+            learner.run(x[:k], c[:k], g[:k])
+            done += k
+            i += 1
+        return done * learner.n_runs
+
+    steps, cpu, wall = measure(go)
+    unit = "learner-steps" if learner.n_runs > 1 else "steps"
+    return SpeedResult(name, steps, cpu, wall, compile_s, unit=unit, anchor=anchor, note=note)
+
+
+@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 110k)")
+def _hybrid(scale: float) -> SpeedResult:
+    total = max(int(2_000_000 * scale), 50_000)
+    hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
+    return _timed("hybrid", lambda: BatchedLearner("hybrid", 12, [0], [hp]), total,
+                  anchor=CPP_ANCHORS["hybrid"], note="steps_per_stage = total/5")
+
+
+@case("columnar", "columnar 7 columns / 12 inputs (anchor: C++ 173k)")
+def _columnar(scale: float) -> SpeedResult:
+    total = max(int(2_000_000 * scale), 50_000)
+    return _timed("columnar", lambda: BatchedLearner("columnar", 12, [0], [dict(n_columns=7)]), total,
+                  anchor=CPP_ANCHORS["columnar"])
+
+
+@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 272k)")
+def _constructive(scale: float) -> SpeedResult:
+    total = max(int(2_000_000 * scale), 50_000)
+    hp = dict(n_columns=10, steps_per_stage=total // 10)
+    return _timed("constructive", lambda: BatchedLearner("constructive", 12, [0], [hp]), total,
+                  anchor=CPP_ANCHORS["constructive"], note="steps_per_stage = total/10")
+
+
+@case("tbptt", "T-BPTT hidden 2, truncation 30, 12 inputs (anchor: C++ 67k)")
+def _tbptt(scale: float) -> SpeedResult:
+    total = max(int(1_000_000 * scale), 50_000)
+    return _timed("tbptt", lambda: BatchedLearner("tbptt", 12, [0], [dict(hidden=2, truncation=30)]), total,
+                  anchor=CPP_ANCHORS["tbptt"])
+
+
+@case("hybrid-batched-32", "32 hybrid runs (seeds 0-31) sharing one stream, one call; aggregate learner-steps "
+                           "(anchor: C++ hybrid 110k)")
+def _hybrid_batched(scale: float) -> SpeedResult:
+    total = max(int(400_000 * scale), 20_000)
+    hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
+    return _timed("hybrid-batched-32", lambda: BatchedLearner("hybrid", 12, range(32), [hp] * 32), total,
+                  anchor=CPP_ANCHORS["hybrid"], note="32 runs x steps, all 5 stages visited")
+
+
+@case("hybrid-atari", "hybrid 15 columns / 5 per stage / 275 inputs (Atari size), all 3 stages visited")
+def _hybrid_atari(scale: float) -> SpeedResult:
+    total = max(int(300_000 * scale), 30_000)
+    hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
+    return _timed("hybrid-atari", lambda: BatchedLearner("hybrid", 275, [0], [hp]), total, anchor=None,
+                  n_features=275, note="trace stream zero-padded to 275 features")
+
+
+@case("tbptt-atari", "T-BPTT hidden 4, truncation 10, 275 inputs (Atari size)")
+def _tbptt_atari(scale: float) -> SpeedResult:
+    total = max(int(300_000 * scale), 30_000)
+    return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=4, truncation=10)]),
+                  total, anchor=None, n_features=275, note="trace stream zero-padded to 275 features")
