@@ -226,3 +226,39 @@ def test_committed_entries_validate() -> None:
     assert out.exit_code == 0 and all(r["ok"] for r in reports), [r for r in reports if not r["ok"]]
     for r in reports:  # every committed entry says how its records were produced
         assert E.read_entry(Path(r["file"]))["command"], r["file"]
+
+
+def test_aggregate_comparison_tolerates_only_bootstrap_noise(good: list[dict]) -> None:
+    from oscbench.leaderboard.aggregate import aggregate, compare
+
+    fresh = aggregate(good)
+    nmse = fresh["games"][""]["nmse"]
+    width = nmse["ci_high"] - nmse["ci_low"]
+    stored = copy.deepcopy(fresh)
+    stored["games"][""]["nmse"]["ci_low"] -= 0.05 * width  # another scipy's resampling: accepted
+    stored["games"][""]["curve"]["ci_high"][3] += 0.05 * (fresh["games"][""]["curve"]["ci_high"][3]
+                                                          - fresh["games"][""]["curve"]["ci_low"][3])
+    assert compare(stored, fresh) == []
+    stored["games"][""]["nmse"]["ci_high"] -= 0.3 * width  # a narrowed interval: caught
+    stored["games"][""]["nmse"]["mean"] *= 1 + 1e-6  # a nudged mean: caught
+    assert [p.split(" is ")[0] for p in compare(stored, fresh)] == ["aggregate.games..nmse.ci_high",
+                                                                    "aggregate.games..nmse.mean"]
+
+
+def test_committed_site_is_up_to_date(tmp_path: Path) -> None:
+    """leaderboard/README.md and leaderboard/site/ are what `oscbench leaderboard build` makes of the
+    committed entries (plots compared by name: their bytes depend on the matplotlib version)."""
+    import shutil
+
+    from oscbench.leaderboard.site import build
+
+    lb, fresh = REPO / "leaderboard", tmp_path / "lb"
+    shutil.copytree(lb / "submissions", fresh / "submissions")
+    shutil.copy(lb / "README.md", fresh / "README.md")
+    build(fresh)
+    for rel in ("README.md", "site/index.html", "site/boards.json", "site/assets/leaderboard.js",
+                "site/assets/leaderboard.css"):
+        assert (fresh / rel).read_bytes() == (lb / rel).read_bytes(), \
+            f"leaderboard/{rel} is stale; run `oscbench leaderboard build` and commit the result"
+    names = lambda d: sorted(p.name for p in (d / "site/plots").glob("*.svg"))  # noqa: E731
+    assert names(fresh) == names(lb)

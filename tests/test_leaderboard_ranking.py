@@ -160,7 +160,8 @@ def test_escaping_in_markdown_and_html() -> None:
     assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
     assert safe_url("https://a.org/x?y=1&z=2") == "https://a.org/x?y=1&z=2"
     assert safe_url('https://a.org/"><script>') == "https://a.org/%22%3E%3Cscript%3E"
-    assert md_escape("<script>alert(1)</script> | x") == r"&lt;script&gt;alert\(1\)&lt;/script&gt; \| x"
+    assert md_escape("<script>alert(1)</script> | x") == r"&lt;script&gt;alert(1)&lt;/script&gt; \| x"
+    assert md_escape("[a](javascript:x) *b*") == r"\[a\](javascript:x) \*b\*"
     row = {"name": "<b>n</b>", "url": "javascript:alert(1)", "learner": "x", "file": "f", "authors": ["<i>"],
            "description": "\"'><img src=x>", "hyperparameters": {}, "command": None}
     cell = site._name_td(row)

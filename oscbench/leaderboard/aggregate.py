@@ -120,9 +120,28 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"games": games, "iqm": iqm}
 
 
+CI_TOL = 0.1  # bootstrap endpoints may differ by this fraction of the interval's width (see compare)
+
+
 def compare(stored: Any, fresh: Any, path: str = "aggregate", *, rel_tol: float = 1e-9) -> list[str]:
-    """Lines naming where ``stored`` differs from ``fresh`` (floats compared to ``rel_tol``); at most 5."""
+    """Lines naming where ``stored`` differs from ``fresh``; at most 5.
+
+    Numbers must agree to ``rel_tol``, except bootstrap interval endpoints (``ci_low``/``ci_high``,
+    also per learning-curve bin), which may differ by :data:`CI_TOL` of the interval's width: their
+    Monte Carlo resampling is scipy's to change between versions, and a committed entry must stay
+    valid. A shifted mean, a moved CI or a changed seed list is still caught.
+    """
     out: list[str] = []
+
+    def num(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    def check(a: Any, b: Any, where: str, tol: float) -> None:
+        if num(a) and num(b) and isinstance(b, float):
+            if not (math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-300) or abs(a - b) <= tol):
+                out.append(f"{where} is {a!r} but the records give {b!r}")
+        elif a != b:
+            out.append(f"{where} is {a!r} but the records give {b!r}")
 
     def walk(a: Any, b: Any, where: str) -> None:
         if len(out) >= 5:
@@ -131,19 +150,29 @@ def compare(stored: Any, fresh: Any, path: str = "aggregate", *, rel_tol: float 
             if not isinstance(a, dict) or set(a) != set(b):
                 out.append(f"{where} does not have the recomputed fields")
                 return
+            ci = {"ci_low", "ci_high"} <= set(b)
             for k in sorted(b):
-                walk(a[k], b[k], f"{where}.{k}")
+                if ci and k in ("ci_low", "ci_high"):
+                    lo, hi = b["ci_low"], b["ci_high"]
+                    if isinstance(lo, list):
+                        if not isinstance(a[k], list) or len(a[k]) != len(lo):
+                            out.append(f"{where}.{k} has the wrong length")
+                            continue
+                        for i, (u, v) in enumerate(zip(a[k], b[k])):
+                            check(u, v, f"{where}.{k}[{i}]", CI_TOL * abs(hi[i] - lo[i]))
+                    else:
+                        width = abs(hi - lo) if num(lo) and num(hi) else 0.0
+                        check(a[k], b[k], f"{where}.{k}", CI_TOL * width)
+                else:
+                    walk(a[k], b[k], f"{where}.{k}")
         elif isinstance(b, list):
             if not isinstance(a, list) or len(a) != len(b):
                 out.append(f"{where} has the wrong length")
                 return
             for i, (u, v) in enumerate(zip(a, b)):
                 walk(u, v, f"{where}[{i}]")
-        elif isinstance(b, float) and isinstance(a, (int, float)) and not isinstance(a, bool):
-            if not math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-300):
-                out.append(f"{where} is {a!r} but the records give {b!r}")
-        elif a != b:
-            out.append(f"{where} is {a!r} but the records give {b!r}")
+        else:
+            check(a, b, where, 0.0)
 
     walk(stored, fresh, path)
     return out
