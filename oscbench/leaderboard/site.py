@@ -110,7 +110,7 @@ def board_table(board: Mapping[str, Any]) -> str:
     else:
         head = [_th("rank", True), _th("submission", False), _th("NMSE", True, "mean over seeds"),
                 _th("95% CI", False, "percentile bootstrap over seeds"),
-                _th("relative error", True, "final error ÷ reference T-BPTT's"), _th("FLOPs/step", True),
+                _th("rel. error", True, "relative error: final error ÷ the reference T-BPTT entry's"), _th("FLOPs/step", True),
                 _th("seeds", True), _th("steps", True), _th("steps/s", True, "steps per CPU-second"),
                 _th("date", False)]
         body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r)}'
