@@ -199,6 +199,10 @@ def format_show(d: dict[str, Any]) -> str:
         if gw:
             lines.append("made with   " + ", ".join(f"{k} {v}" for k, v in gw.items()))
     lines.append(f"local       {d['local_status']}   {d['local_path']}")
+    if d.get("file"):
+        from oscbench.datasets.info import format_info
+
+        lines += ["", "local file:", format_info(d["file"])]
     return "\n".join(lines)
 
 

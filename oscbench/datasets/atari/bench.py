@@ -27,23 +27,50 @@ def _shared_dirs() -> list[Path]:
     return dirs + [Path(__file__).resolve().parents[3].parent / "shared"]
 
 
-def bench_log(n_steps: int) -> tuple[bytes, str]:
-    """A Pong action log of at least ``min(n_steps, 250k)`` bytes and where it came from."""
+def local_log(game: str) -> tuple[bytes, str] | None:
+    """The verified recorded log of ``game`` from the data dir or a shared checkout, if there is one."""
     from oscbench.datasets.atari.generate import policy_path
 
-    want = G.game_facts(_GAME)["policy_sha256"]
-    for p in [policy_path(_GAME)] + [d / "atari" / "policies" / G.policy_filename(_GAME) for d in _shared_dirs()]:
+    want = G.game_facts(game)["policy_sha256"]
+    for p in [policy_path(game)] + [d / "atari" / "policies" / G.policy_filename(game) for d in _shared_dirs()]:
         if p.is_file():
             data = p.read_bytes()
             if hashlib.sha256(data).hexdigest() == want:
                 return data, str(p)
+    return None
+
+
+def bench_log(n_steps: int, game: str = _GAME) -> tuple[bytes, str]:
+    """An action log of ``game`` (at least ``min(n_steps, 250k)`` bytes) and where it came from."""
+    found = local_log(game)
+    if found:
+        return found
     from oscbench.datasets.atari.record import record
 
     rng = np.random.default_rng(0)
+    n_actions = len(G.game_facts(game).get("minimal_action_set") or [0] * 3)
     with tempfile.TemporaryDirectory() as d:
-        rec = record(lambda screen: int(rng.integers(6)), _GAME, min(n_steps, 250_000), name="bench",
+        rec = record(lambda screen: int(rng.integers(n_actions)), game, min(n_steps, 250_000), name="bench",
                      log_path=Path(d) / "bench.txt", output=Path(d) / "bench.h5", progress=False)
         return rec.log_path.read_bytes(), "a random-policy log recorded now"
+
+
+def replay_speed_by_game(n_steps: int = 20_000, games: tuple[str, ...] = G.GAMES) -> dict[str, float]:
+    """Frames per CPU-second of :func:`replay_log` for each game (first ``n_steps`` of its log).
+
+    Not an ``oscbench speed`` case (it takes minutes): run it by hand, e.g.
+    ``python -c "from oscbench.datasets.atari.bench import replay_speed_by_game as f; print(f())"``.
+    """
+    from oscbench.datasets.atari.replay import replay_log
+
+    out = {}
+    for game in games:
+        log, _ = bench_log(n_steps, game)
+        replay_log(game, log, n_steps=200)
+        c = time.process_time()
+        done = replay_log(game, log, n_steps=n_steps).n_steps
+        out[game] = done / (time.process_time() - c)
+    return out
 
 
 @case("atari-replay", "Atari replay + grayscale + 16x16 cv2 resize (ale-py), frames per CPU-second")

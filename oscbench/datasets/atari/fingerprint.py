@@ -87,7 +87,7 @@ def first_difference(expected: dict[str, Any], actual: dict[str, Any]) -> str | 
     else:
         if len(es) != len(as_):
             k = min(len(es), len(as_))
-            step = (es + as_)[k] if len(es) > len(as_) else as_[k]
+            step = es[k] if len(es) > len(as_) else as_[k]
             found.append((step, f"{len(as_)} episodes begin, the registry has {len(es)}"))
     sc_e, sc_a = expected["episode_scores"], actual["episode_scores"]
     for k in range(min(len(sc_e), len(sc_a))):
@@ -99,9 +99,10 @@ def first_difference(expected: dict[str, Any], actual: dict[str, Any]) -> str | 
     ex_e, ex_a = expected.get("episode_extra_actions"), actual.get("episode_extra_actions")
     if ex_e is not None and ex_a is not None:
         for k in range(min(len(ex_e), len(ex_a))):
-            if ex_e[k] != ex_a[k]:
-                end = (as_[k + 1] - 1) if k + 1 < len(as_) else actual["n_steps"] - 1
-                found.append((end, f"episode {k} has {ex_a[k]} action(s) after game over, the registry {ex_e[k]}"))
+            if ex_e[k] != ex_a[k]:   # the action sequences part right after the shorter post-game-over run
+                ends = [(st[k + 1] - 1) if k + 1 < len(st) else fp["n_steps"] - 1
+                        for st, fp in ((es, expected), (as_, actual))]
+                found.append((min(ends) + 1, f"episode {k} has {ex_a[k]} action(s) after game over, the registry {ex_e[k]}"))
                 break
     bd_e, bd_a = expected.get("block_digests"), actual.get("block_digests")
     if bd_e and bd_a and expected.get("block_steps") == actual.get("block_steps"):
@@ -117,7 +118,7 @@ def first_difference(expected: dict[str, Any], actual: dict[str, Any]) -> str | 
     if not found:
         return None
     step, what = min(found, key=lambda f: f[0])
-    return f"first divergence at step {step:,}: {what}"
+    return f"first divergence found at step {step:,}: {what}"
 
 
 def first_differing_step(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> int | None:

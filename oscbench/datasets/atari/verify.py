@@ -112,7 +112,8 @@ def verify(name: str, *, replay: bool = False, policy_file: str | os.PathLike[st
 
 
 def format_report(report: dict[str, Any]) -> str:
-    lines = [f"{report['id']}: ok  ({report.get('n_steps', 0):,} steps, {report.get('episodes', 0)} episodes)"]
+    n_ep = report.get("episodes", 0)
+    lines = [f"{report['id']}: ok  ({report.get('n_steps', 0):,} steps, {n_ep} episodes, the last cut by the log's end)"]
     if report.get("path"):
         lines.append(f"  file  {report['path']}")
     lines += [f"  - {c}" for c in report["checks"]]
