@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from atari_fixtures import policy_bytes
 
-from oscbench.datasets.atari import games as G
+from oscbench.datasets.atari import AtariStream, games as G
 from oscbench.datasets.atari.dataset import write_replay
 from oscbench.datasets.atari.fingerprint import PREFIX_STEPS, first_difference, prefix_fingerprint
 from oscbench.datasets.atari.replay import replay_log
@@ -71,4 +71,9 @@ def test_a_shifted_or_altered_pass_is_named(prefixes, tmp_path):
     with pytest.raises(DataError) as err:
         verify_file(path)
     assert "steps 12,000–12,999" in str(err.value)
+    with pytest.raises(DataError) as err:            # the stream refuses it too (frames digest != registry)
+        AtariStream(path)
+    assert "oscbench datasets verify atari/Pong-v1" in str(err.value)
+    with AtariStream(path, check_registry=False) as s:
+        assert s.n_steps_per_pass == PREFIX_STEPS
     assert np.array_equal(pong.frames[:12_345], frames[:12_345])

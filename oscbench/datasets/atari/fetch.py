@@ -68,6 +68,12 @@ def download(names: list[str], *, mirror: str | os.PathLike[str] | None = None, 
     return out
 
 
+def stored_frames_sha256(path: str | os.PathLike[str]) -> str:
+    """The frames digest stored in an Atari file (checked by ``DatasetFile.verify``, not here)."""
+    with h5py.File(path, "r") as f:
+        return str(f["frames"].attrs["sha256"])
+
+
 def local_status(game: str) -> str:
     """``"ready"`` (dataset file present), ``"log only"`` (verified log, no dataset) or ``"absent"``.
 
@@ -79,8 +85,7 @@ def local_status(game: str) -> str:
         try:
             with DatasetFile(ds, verify=False):
                 pass
-            with h5py.File(ds, "r") as f:
-                stored = str(f["frames"].attrs.get("sha256"))
+            stored = stored_frames_sha256(ds)
         except (DataError, OSError, KeyError):
             return "corrupt"
         want = G.game_facts(game).get("fingerprint", {}).get("frames_sha256")

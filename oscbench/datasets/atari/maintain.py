@@ -10,6 +10,7 @@ ale-py, OpenCV and numpy that made them. Users never run this.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ def facts_from_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         return facts, versions
 
 
+def dump_registry(reg: dict[str, Any]) -> str:
+    """``registry.json`` text: indented, with lists of numbers on one line."""
+    text = json.dumps(reg, indent=1)
+    return re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
+                  text) + "\n"
+
+
 def update_registry(data_root: Path, games: list[str] | None = None) -> list[str]:
     """Refresh the registry entries of ``games`` (default: every game with a file); return the games done."""
     reg = json.loads(G.REGISTRY_FILE.read_text(encoding="utf-8"))
@@ -55,7 +63,7 @@ def update_registry(data_root: Path, games: list[str] | None = None) -> list[str
     if made_with:
         reg["generated_with"] = json.loads(made_with.pop())
         reg["prefix_steps"] = PREFIX_STEPS
-    write_text_atomic(G.REGISTRY_FILE, json.dumps(reg, indent=1) + "\n")
+    write_text_atomic(G.REGISTRY_FILE, dump_registry(reg))
     G._registry.cache_clear()
     return done
 

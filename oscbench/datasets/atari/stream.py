@@ -14,7 +14,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from oscbench.datasets.atari.fetch import resolve
+from oscbench.datasets.atari import games as G
+from oscbench.datasets.atari.fetch import resolve, stored_frames_sha256
 from oscbench.datasets.format import DatasetFile
 from oscbench.datasets.stream import StepChunk
 from oscbench.errors import DataError
@@ -28,6 +29,7 @@ class AtariStream:
             ``<data dir>/atari/<Game>-v1.h5``; a missing file raises DataError naming
             ``oscbench datasets download <id>``.
         verify: recompute the file's array digests on open (about 0.2 s per game).
+        check_registry: for registry ids, refuse a file whose frames digest is not the registry's.
 
     Attributes: ``dataset_id``, ``game``, ``n_features`` (275), ``gamma`` (0.98), ``digest`` (the file's
     ``content_sha256``), ``n_steps_per_pass`` (T), ``path``.
@@ -35,7 +37,7 @@ class AtariStream:
 
     kind = "atari"
 
-    def __init__(self, source: str | os.PathLike[str], *, verify: bool = True) -> None:
+    def __init__(self, source: str | os.PathLike[str], *, verify: bool = True, check_registry: bool = True) -> None:
         self.path: Path = resolve(source)
         self._file = DatasetFile(self.path, verify=verify)
         if self._file.kind != self.kind:
@@ -43,6 +45,16 @@ class AtariStream:
             raise DataError(f"{self.path} holds a {self._file.kind!r} dataset, not an Atari one; "
                             "give an atari/<Game>-v1 id or file.")
         self.game: str = str(self._file.attrs.get("game", ""))
+        if check_registry:
+            self._check_registry()
+
+    def _check_registry(self) -> None:
+        game, tag = G.parse_id(self.dataset_id)
+        want = G.game_facts(game).get("fingerprint", {}).get("frames_sha256") if tag is None else None
+        if want and stored_frames_sha256(self.path) != want:
+            self._file.close()
+            raise DataError(f"{self.path} holds frames that differ from the registry's {self.dataset_id}; run "
+                            f"`oscbench datasets verify {self.dataset_id}` for the first divergence.")
 
     @property
     def dataset_id(self) -> str:
