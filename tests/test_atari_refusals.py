@@ -80,8 +80,14 @@ def test_interrupted_generation_leaves_no_file(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "oscbench", "datasets", "generate", "atari/Pong-v1",
                              "--policy-file", str(POLICIES / "PongNoFrameskip-v4.txt"), "-o", str(out)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4.0)                       # well inside the ~20-30 s replay
-    assert proc.poll() is None, proc.communicate()
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"kstep/s" not in seen and time.monotonic() < deadline:   # the replay has done 4,096+ steps
+        ch = proc.stderr.read(1)
+        if not ch:
+            break
+        seen += ch
+    assert proc.poll() is None, seen.decode()[-500:]
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()[-500:]
