@@ -108,7 +108,10 @@ def _transfer(source: str, tmp: Path, *, size: int | None, timeout: float, progr
 
 def fetch(source: str, dest: str | os.PathLike[str], *, sha256: str, size: int | None = None,
           retries: int = 3, timeout: float = 30.0, backoff: float = 1.0, progress: bool = True) -> Fetched:
-    """Download (or copy) ``source`` to ``dest`` and check its sha256 (and ``size``, if given).
+    """Download (or copy) ``source`` to ``dest`` and check its sha256.
+
+    ``size`` (the expected byte count), if given, tells a truncated transfer (retried) from a corrupt
+    file (refused) when the server sends no Content-Length.
 
     Transient failures (connection errors, timeouts, truncated transfers, HTTP 408/429/5xx) are retried
     ``retries`` times with exponential backoff (``backoff`` · 2^k seconds). A wrong digest, a 404 and
