@@ -3,7 +3,8 @@
     python -m oscbench.datasets.atari.maintain DATA_ROOT [GAME ...]
 
 reads ``DATA_ROOT/atari/<Game>-v1.h5`` (made by ``oscbench datasets generate``), checks each file's
-digests, and records per game: ROM md5, minimal action set, screen size, dataset size, the full
+digests, and records per game: ROM md5, minimal action set, screen size, dataset size and content
+digest (``DatasetFile.content_sha256``: every array, not the version attributes), the full
 fingerprint and the 20,000-step prefix fingerprint (see :mod:`.fingerprint`), plus the versions of
 ale-py, OpenCV and numpy that made them. Users never run this.
 """
@@ -32,7 +33,8 @@ def facts_from_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         facts = {"rom_id": str(a["rom_id"]), "rom_md5": str(a["rom_md5"]),
                  "minimal_action_set": [int(x) for x in ds.array("meta/minimal_action_set")],
                  "screen": json.loads(a["screen"]) if isinstance(a["screen"], str) else list(a["screen"]),
-                 "dataset_bytes": path.stat().st_size, "fingerprint": fp, "prefix": prefix}
+                 "dataset_bytes": path.stat().st_size, "content_sha256": ds.content_sha256,
+                 "fingerprint": fp, "prefix": prefix}
         versions = {k: ds.versions[k] for k in ("ale_py", "opencv", "numpy") if k in ds.versions}
         return facts, versions
 

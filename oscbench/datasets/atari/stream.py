@@ -29,7 +29,7 @@ class AtariStream:
             ``<data dir>/atari/<Game>-v1.h5``; a missing file raises DataError naming
             ``oscbench datasets download <id>``.
         verify: recompute the file's array digests on open (about 0.2 s per game).
-        check_registry: for registry ids, refuse a file whose frames digest is not the registry's.
+        check_registry: for registry ids, refuse a file whose content digest is not the registry's.
 
     Attributes: ``dataset_id``, ``game``, ``n_features`` (275), ``gamma`` (0.98), ``digest`` (the file's
     ``content_sha256``), ``n_steps_per_pass`` (T), ``path``.
@@ -50,10 +50,17 @@ class AtariStream:
 
     def _check_registry(self) -> None:
         game, tag = G.parse_id(self.dataset_id)
-        want = G.game_facts(game).get("fingerprint", {}).get("frames_sha256") if tag is None else None
-        if want and stored_frames_sha256(self.path) != want:
+        if tag is not None:
+            return
+        facts = G.game_facts(game)
+        if facts.get("content_sha256"):
+            differs = self.digest != facts["content_sha256"]
+        else:
+            want = facts.get("fingerprint", {}).get("frames_sha256")
+            differs = bool(want) and stored_frames_sha256(self.path) != want
+        if differs:
             self._file.close()
-            raise DataError(f"{self.path} holds frames that differ from the registry's {self.dataset_id}; run "
+            raise DataError(f"{self.path} holds data that differ from the registry's {self.dataset_id}; run "
                             f"`oscbench datasets verify {self.dataset_id}` for the first divergence.")
 
     @property

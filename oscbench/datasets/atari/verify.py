@@ -51,6 +51,13 @@ def verify_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                                 f"{ds.attrs.get('ale_py_version')} (ROM md5 {ds.attrs.get('rom_md5')}) -- regenerate "
                                 "it with the registry's ale-py version.")
             checks.append("matches the registry fingerprint")
+            want_digest = G.game_facts(G.parse_id(did)[0]).get("content_sha256")
+            if want_digest and ds.content_sha256 != want_digest:
+                raise DataError(f"{path} ({did}) has the registry's frames and episodes but another content digest "
+                                f"({ds.content_sha256[:12]}…, registry {want_digest[:12]}…): its returns or other "
+                                "arrays were computed differently; regenerate it with this oscbench.")
+            if want_digest:
+                checks.append("content digest equals the registry's")
         else:
             checks.append("no registry fingerprint for this id (not compared)")
         return {"id": did, "path": str(path), "n_steps": fp["n_steps"], "episodes": len(fp["episode_starts"]),
