@@ -236,8 +236,10 @@ def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathL
     from oscbench.datasets.atari.verify import verify as atari_verify
     from oscbench.datasets.format import DatasetFile
 
-    p = Path(dataset_id)
-    if p.suffix in (".h5", ".hdf5") or p.is_file():
+    from oscbench.datasets.atari.fetch import is_file_argument
+
+    p = Path(dataset_id).expanduser()
+    if is_file_argument(p):
         with DatasetFile(p, verify=False) as ds:
             kind = ds.kind
         if kind == "atari":

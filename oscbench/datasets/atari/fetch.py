@@ -96,13 +96,19 @@ def local_status(game: str) -> str:
     return "absent"
 
 
+def is_file_argument(source: str | os.PathLike[str]) -> bool:
+    """True if a CLI/API argument names a dataset file (``*.h5`` or an existing file), not an id."""
+    p = Path(source).expanduser()
+    return p.suffix in (".h5", ".hdf5") or p.is_file()
+
+
 def resolve(source: str | os.PathLike[str]) -> Path:
     """Local dataset file of an Atari id or game name (or an existing path), for readers.
 
     Raises DataError naming the command to run when it is not there yet.
     """
     p = Path(source).expanduser()
-    if p.suffix in (".h5", ".hdf5") or p.is_file():
+    if is_file_argument(p):
         if not p.is_file():
             raise DataError(f"no dataset file at {p}; check the path or give a dataset id such as atari/Pong-v1.")
         return p

@@ -67,11 +67,10 @@ def verify_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def verify(name: str, *, replay: bool = False, policy_file: str | os.PathLike[str] | None = None,
            progress: bool = True) -> dict[str, Any]:
     """Verify an Atari id (or a dataset path); return a report, raise DataError on any divergence."""
-    from oscbench.datasets.atari.fetch import resolve
+    from oscbench.datasets.atari.fetch import is_file_argument, resolve
 
-    p = Path(name)
-    if p.suffix in (".h5", ".hdf5") or p.is_file():
-        path: Path | None = resolve(p)
+    if is_file_argument(name):
+        path: Path | None = resolve(name)
         with DatasetFile(path, verify=False) as ds:
             did = ds.dataset_id
     else:
