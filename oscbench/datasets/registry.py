@@ -244,8 +244,9 @@ def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathL
             kind = ds.kind
         if kind == "atari":
             return atari_verify(str(p), replay=replay, policy_file=policy_file, progress=progress)
-        DatasetFile(p, verify=True).close()
-        return {"id": str(p), "path": str(p), "checks": ["array digests ok"], "ok": True}
+        with DatasetFile(p, verify=True) as ds:
+            return {"id": ds.dataset_id, "path": str(p), "n_steps": ds.n_steps, "checks": ["array digests ok"],
+                    "ok": True}
     if dataset_id.startswith("atari/") and "/" in dataset_id:
         return atari_verify(dataset_id, replay=replay, policy_file=policy_file, progress=progress)
     e = get(dataset_id)

@@ -118,8 +118,11 @@ def verify(name: str, *, replay: bool = False, policy_file: str | os.PathLike[st
 
 
 def format_report(report: dict[str, Any]) -> str:
-    n_ep = report.get("episodes", 0)
-    lines = [f"{report['id']}: ok  ({report.get('n_steps', 0):,} steps, {n_ep} episodes, the last cut by the log's end)"]
+    head = f"{report['id']}: ok"
+    if "n_steps" in report:
+        eps = f", {report['episodes']} episodes, the last cut by the log's end" if "episodes" in report else ""
+        head += f"  ({report['n_steps']:,} steps{eps})"
+    lines = [head]
     if report.get("path"):
         lines.append(f"  file  {report['path']}")
     lines += [f"  - {c}" for c in report["checks"]]
