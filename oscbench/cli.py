@@ -53,8 +53,8 @@ def datasets() -> None:
 
 @datasets.command("generate")
 @click.argument("name")
-@click.option("--steps", type=int, default=1_000_000, show_default=True, help="Number of steps.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Stream seed.")
+@click.option("--steps", type=int, default=None, help="Trace patterning: number of steps [default: 1000000].")
+@click.option("--seed", type=int, default=None, help="Trace patterning: stream seed [default: 0].")
 @click.option("--preset", default=None, help="Trace patterning: default, code-head or no-distractors.")
 @click.option("--isi", nargs=2, type=int, default=None, help="Trace patterning: ISI range A B (inclusive).")
 @click.option("--iti", nargs=2, type=int, default=None, help="Trace patterning: ITI range A B (inclusive).")
@@ -69,8 +69,13 @@ def datasets() -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Atari suites: games generated in parallel.")
 # [atari-generate-options]
 def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_patterns, gamma, output,
-                      overwrite, quiet, **extra) -> None:
-    """Generate dataset NAME: `trace-patterning` (or an id such as trace-patterning/code-head-v1)."""
+                      overwrite, quiet, policy_file, jobs) -> None:
+    """Generate dataset NAME.
+
+    NAME is `trace-patterning` (or an id such as trace-patterning/code-head-v1), `atari/<Game>-v1`,
+    `atari-v1` (the 53-game suite) or `atari` (all 58 games). An Atari dataset's length is set by its
+    recorded action log, so the trace-patterning options do not apply to it.
+    """
     from oscbench.datasets import generate as gen
     from oscbench.datasets import trace_patterning as tp
     from oscbench.errors import ConfigError
@@ -83,14 +88,23 @@ def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_pa
             raise ConfigError(f"unknown trace-patterning preset {preset!r}; choose from {sorted(tp.PRESETS)}.")
         config = tp.with_overrides(tp.PRESETS[preset], isi=isi, iti=iti, n_distractors=distractors,
                                    n_valid_patterns=valid_patterns, gamma=gamma)
-        path = gen.generate_trace_patterning(output, config=config, seed=seed, n_steps=steps,
+        if policy_file is not None:
+            raise ConfigError("--policy-file is for Atari datasets; trace patterning is generated, not replayed.")
+        path = gen.generate_trace_patterning(output, config=config, seed=0 if seed is None else seed,
+                                             n_steps=1_000_000 if steps is None else steps,
                                              overwrite=overwrite, progress=not quiet)
         click.echo(f"wrote {path}")
         return
     if name in ("atari", "atari-v1") or name.startswith("atari/"):
         from oscbench.datasets.atari.generate import generate_named
 
-        for did, path in generate_named(name, policy_file=extra["policy_file"], jobs=extra["jobs"], output=output,
+        trace_only = {"--steps": steps, "--seed": seed, "--preset": preset, "--isi": isi, "--iti": iti,
+                      "--distractors": distractors, "--valid-patterns": valid_patterns, "--gamma": gamma}
+        given = [k for k, v in trace_only.items() if v is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply to trace patterning; an Atari dataset's length and "
+                              "content are set by its recorded action log (drop the option).")
+        for did, path in generate_named(name, policy_file=policy_file, jobs=jobs, output=output,
                                         overwrite=overwrite, progress=not quiet).items():
             click.echo(f"{did}: {path}")
         return

@@ -81,3 +81,7 @@ def test_info_on_corrupt_and_missing_files(tmp_path):
 
 def test_unknown_dataset_name():
     assert_user_error(run("datasets", "generate", "nonsense/thing-v1"), "unknown dataset")
+
+
+def test_trace_options_refused_for_atari():
+    assert_user_error(run("datasets", "generate", "atari/Pong-v1", "--steps", "5"), "only apply to trace patterning")
