@@ -106,8 +106,8 @@ def _hybrid_atari(scale: float) -> SpeedResult:
                   n_features=275, note="trace stream zero-padded to 275 features")
 
 
-@case("tbptt-atari", "T-BPTT hidden 4, truncation 10, 275 inputs (Atari size)")
+@case("tbptt-atari", "T-BPTT hidden 5, truncation 8, 275 inputs (Atari size)")
 def _tbptt_atari(scale: float) -> SpeedResult:
     total = max(int(300_000 * scale), 30_000)
-    return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=4, truncation=10)]),
+    return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=5, truncation=8)]),
                   total, anchor=None, n_features=275, note="trace stream zero-padded to 275 features")

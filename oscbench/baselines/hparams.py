@@ -14,7 +14,8 @@ from oscbench.errors import ConfigError
 
 NEVER = 1 << 62     # steps_per_stage of a network that never switches stage (columnar)
 
-# Shared optimiser / TD defaults (SPEC §5, §6, §8; step sizes chosen by the sweep in the README).
+# Shared optimiser / TD defaults (SPEC §5, §6, §8). Step sizes and variance floors default to the
+# trace-patterning reference configuration (oscbench.baselines.configs; chosen by the README's sweep).
 COMMON_DEFAULTS: dict[str, Any] = {
     "lam": 0.99,
     "optimizer": "rmsprop",
@@ -24,17 +25,18 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 
 CCN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hybrid": {"n_columns": 20, "columns_per_stage": 4, "steps_per_stage": 10_000_000},
-    "columnar": {"n_columns": 5, "columns_per_stage": None, "steps_per_stage": NEVER},
-    "constructive": {"n_columns": 10, "columns_per_stage": 1, "steps_per_stage": 5_000_000},
+    "hybrid": {"n_columns": 20, "columns_per_stage": 4, "steps_per_stage": 10_000_000,
+               "step_size": 3e-4, "var_floor": 0.1},
+    "columnar": {"n_columns": 5, "columns_per_stage": None, "steps_per_stage": NEVER,
+                 "step_size": 3e-4, "var_floor": 0.1},
+    "constructive": {"n_columns": 10, "columns_per_stage": 1, "steps_per_stage": 5_000_000,
+                     "step_size": 1e-4, "var_floor": 0.01},
 }
 CCN_COMMON: dict[str, Any] = {
-    "step_size": 0.01,
     "beta": 0.99999,
-    "var_floor": 0.01,
     "same_step_stages": False,
 }
-TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 1e-3}
+TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4}
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
