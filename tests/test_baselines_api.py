@@ -218,3 +218,15 @@ def test_compiled_sigmoid_and_tanh_are_accurate(dtype, ulps):
         err = np.abs(out.astype(np.float64) - want)
         assert np.all(np.isfinite(out))
         assert np.max(err) <= ulps * np.finfo(dtype).eps        # absolute error of values in [-1, 1]
+
+
+def test_speed_cases_are_registered_with_the_cpp_anchors():
+    from oscbench.benchmark import speed
+
+    cases = speed.available_cases()
+    anchors = {"hybrid": 110_000, "columnar": 173_000, "constructive": 272_000, "tbptt": 67_000,
+               "hybrid-batched-32": 110_000}
+    assert set(anchors) <= set(cases)
+    (res,) = speed.run_cases(["hybrid-batched-32"], scale=0.0)       # the smallest run: 32 x 20,000 steps
+    assert res.anchor == anchors["hybrid-batched-32"] and res.unit == "learner-steps"
+    assert res.steps == 32 * 20_000 and res.cpu_seconds > 0 and res.compile_seconds >= 0

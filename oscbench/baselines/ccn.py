@@ -102,17 +102,8 @@ def ccn_config(variant: str, n_features: int, **hp: Any) -> CCNConfig:
     if variant not in VARIANTS:
         raise ConfigError(f"unknown column-network variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
     defaults = {**hpm.COMMON_DEFAULTS, **hpm.CCN_COMMON, **hpm.CCN_DEFAULTS[variant]}
-    hpm.check_known(variant, hp, set(defaults) | {"features"})
+    merged = hpm.merge(variant, hp, defaults, ("n_columns", "columns_per_stage", "steps_per_stage"))
     n = hpm.pos_int(variant, "n_features", n_features)
-    structural = {}
-    if hp.get("features") is not None:
-        T, U, S = hpm.parse_features(variant, hp["features"], 3)
-        structural = {"n_columns": T, "columns_per_stage": U, "steps_per_stage": S}
-        for k, v in structural.items():
-            if hp.get(k) is not None and hp[k] != v:
-                raise ConfigError(f"hyper-parameter {k}={hp[k]!r} contradicts features={hp['features']!r}; "
-                                  f"give one or the other.")
-    merged = {**defaults, **{k: v for k, v in hp.items() if v is not None and k != "features"}, **structural}
     T = hpm.pos_int(variant, "n_columns", merged["n_columns"])
     U = merged["columns_per_stage"]
     if variant == "columnar":
@@ -156,15 +147,9 @@ class CCNState:
     """
 
     def __init__(self, configs: list[CCNConfig], seeds: list[int]) -> None:
-        if not configs or len(configs) != len(seeds):
-            raise ConfigError("give one seed per configuration (and at least one run).")
-        c0 = configs[0]
-        for c in configs[1:]:
-            if c.structure != c0.structure:
-                raise ConfigError(f"batched runs must share n_columns, columns_per_stage, n_features and dtype; "
-                                  f"got {c.structure} and {c0.structure}.")
+        self.seeds = hpm.batch_seeds(configs, seeds, "n_columns, columns_per_stage, n_features and dtype")
         self.configs = list(configs)
-        self.seeds = [hpm.seed_of(c0.variant, s) for s in seeds]
+        c0 = configs[0]
         dt = np.dtype(c0.dtype)
         B, S, T, U, M = len(configs), c0.n_stages, c0.n_columns, c0.columns_per_stage, c0.max_inputs
         R, LW = M + 2, padded_lanes(U)
@@ -194,13 +179,9 @@ class CCNState:
         self.RS = np.ones((B, R, LW), dt)
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
-        col = lambda f: np.array([f(c) for c in configs])  # noqa: E731
-        self.hp = (col(lambda c: c.step_size).astype(dt), col(lambda c: c.lam).astype(dt),
-                   col(lambda c: c.beta).astype(dt), col(lambda c: c.var_floor).astype(dt),
-                   col(lambda c: c.optimizer == "rmsprop").astype(np.uint8),
-                   col(lambda c: c.rms_beta2).astype(dt), col(lambda c: c.rms_eps).astype(dt),
-                   col(lambda c: c.steps_per_stage).astype(np.int64),
-                   col(lambda c: c.same_step_stages).astype(np.uint8))
+        self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), ("beta", dt), ("var_floor", dt),
+                              (lambda c: c.optimizer == "rmsprop", np.uint8), ("rms_beta2", dt), ("rms_eps", dt),
+                              ("steps_per_stage", np.int64), ("same_step_stages", np.uint8))
 
     @property
     def dtype(self) -> np.dtype:

@@ -92,23 +92,51 @@ def check_known(learner: str, given: dict[str, Any], allowed: set[str]) -> None:
                           f"valid names: {', '.join(sorted(allowed))}.")
 
 
-def parse_features(learner: str, value: Any, n_parts: int) -> list[int]:
-    """``"20:4:10000000"`` -> [20, 4, 10000000]; ``"30:2"`` -> [30, 2]."""
-    parts = str(value).split(":")
-    want = "'T:U:S' (columns:per-stage:steps-per-stage)" if n_parts == 3 else "'k:H' (truncation:hidden)"
-    try:
-        nums = [int(p) for p in parts]
-    except ValueError:
-        raise _fail(learner, "features", value, want) from None
-    if len(nums) != n_parts or min(nums) < 1:
-        raise _fail(learner, "features", value, want)
-    return nums
+def merge(learner: str, hp: dict[str, Any], defaults: dict[str, Any], feature_keys: tuple[str, ...]) -> dict[str, Any]:
+    """Defaults, then the given hyper-parameters (None = default), then a ``features`` string.
+
+    ``features`` ("T:U:S" or "k:H") fills ``feature_keys`` in order; an explicit value that
+    contradicts it is an error. Unknown names are refused.
+    """
+    check_known(learner, hp, set(defaults) | {"features"})
+    structural: dict[str, int] = {}
+    if hp.get("features") is not None:
+        want = "'T:U:S' (columns:per-stage:steps-per-stage)" if len(feature_keys) == 3 else "'k:H' (truncation:hidden)"
+        try:
+            nums = [int(p) for p in str(hp["features"]).split(":")]
+        except ValueError:
+            raise _fail(learner, "features", hp["features"], want) from None
+        if len(nums) != len(feature_keys) or min(nums) < 1:
+            raise _fail(learner, "features", hp["features"], want)
+        structural = dict(zip(feature_keys, nums))
+        for key, v in structural.items():
+            if hp.get(key) is not None and hp[key] != v:
+                raise ConfigError(f"hyper-parameter {key}={hp[key]!r} contradicts features={hp['features']!r}; "
+                                  "give one or the other.")
+    return {**defaults, **{k: v for k, v in hp.items() if v is not None and k != "features"}, **structural}
 
 
 def seed_of(learner: str, seed: Any) -> int:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed {seed!r} is invalid for the {learner} learner; give an integer >= 0.")
     return int(seed)
+
+
+def batch_seeds(configs: list[Any], seeds: list[Any], shared: str) -> list[int]:
+    """Validate a batch (one seed per config, one structure) and return its seeds as ints."""
+    if not configs or len(configs) != len(seeds):
+        raise ConfigError("give one seed per configuration (and at least one run).")
+    c0 = configs[0]
+    for c in configs[1:]:
+        if c.structure != c0.structure:
+            raise ConfigError(f"batched {c0.variant} runs must share {shared}; got {c.structure} and {c0.structure}.")
+    return [seed_of(c0.variant, s) for s in seeds]
+
+
+def per_run(configs: list[Any], *columns: tuple[Any, Any]) -> tuple[np.ndarray, ...]:
+    """``[B]`` arrays of per-run hyper-parameters: one per (attribute name or function, dtype)."""
+    return tuple(np.array([getattr(c, f) if isinstance(f, str) else f(c) for c in configs]).astype(t)
+                 for f, t in columns)
 
 
 def weight_rng(seed: int) -> np.random.Generator:

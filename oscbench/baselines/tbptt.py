@@ -24,7 +24,6 @@ from oscbench.baselines import hparams as hpm
 from oscbench.baselines.kernels_column import exp_scratch
 from oscbench.baselines.kernels_tbptt import tbptt_run
 from oscbench.benchmark import flops
-from oscbench.errors import ConfigError
 
 NAME = "tbptt"
 
@@ -58,16 +57,7 @@ class TBPTTConfig:
 def tbptt_config(n_features: int, **hp: Any) -> TBPTTConfig:
     """Validate ``hp`` and fill in defaults. ``features="k:H"`` is accepted as a convenience."""
     defaults = {**hpm.COMMON_DEFAULTS, **hpm.TBPTT_DEFAULTS}
-    hpm.check_known(NAME, hp, set(defaults) | {"features"})
-    structural = {}
-    if hp.get("features") is not None:
-        k, H = hpm.parse_features(NAME, hp["features"], 2)
-        structural = {"truncation": k, "hidden": H}
-        for key, v in structural.items():
-            if hp.get(key) is not None and hp[key] != v:
-                raise ConfigError(f"hyper-parameter {key}={hp[key]!r} contradicts features={hp['features']!r}; "
-                                  f"give one or the other.")
-    merged = {**defaults, **{k: v for k, v in hp.items() if v is not None and k != "features"}, **structural}
+    merged = hpm.merge(NAME, hp, defaults, ("truncation", "hidden"))
     return TBPTTConfig(
         n_features=hpm.pos_int(NAME, "n_features", n_features),
         hidden=hpm.pos_int(NAME, "hidden", merged["hidden"]),
@@ -92,15 +82,9 @@ class TBPTTState:
     """
 
     def __init__(self, configs: list[TBPTTConfig], seeds: list[int]) -> None:
-        if not configs or len(configs) != len(seeds):
-            raise ConfigError("give one seed per configuration (and at least one run).")
-        c0 = configs[0]
-        for c in configs[1:]:
-            if c.structure != c0.structure:
-                raise ConfigError(f"batched T-BPTT runs must share n_features, hidden, truncation and dtype; "
-                                  f"got {c.structure} and {c0.structure}.")
+        self.seeds = hpm.batch_seeds(configs, seeds, "n_features, hidden, truncation and dtype")
         self.configs = list(configs)
-        self.seeds = [hpm.seed_of(NAME, s) for s in seeds]
+        c0 = configs[0]
         dt = np.dtype(c0.dtype)
         B, n, H, K1 = len(configs), c0.n_features, c0.hidden, c0.truncation + 1
         R = 4 * H
@@ -128,10 +112,8 @@ class TBPTTState:
         self.ring_h = np.zeros((B, K1, H), dt)
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
-        col = lambda f: np.array([f(c) for c in configs])  # noqa: E731
-        self.hp = (col(lambda c: c.step_size).astype(dt), col(lambda c: c.lam).astype(dt),
-                   col(lambda c: c.optimizer == "rmsprop").astype(np.uint8),
-                   col(lambda c: c.rms_beta2).astype(dt), col(lambda c: c.rms_eps).astype(dt))
+        self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), (lambda c: c.optimizer == "rmsprop", np.uint8),
+                              ("rms_beta2", dt), ("rms_eps", dt))
 
     @property
     def dtype(self) -> np.dtype:
