@@ -88,11 +88,16 @@ def test_dataset_digest_must_match_recomputed_stream(good: list[dict]) -> None:
     assert len(probs) == 1 and probs[0].startswith("seed 0: dataset parameters or seed differ"), probs
 
 
-def test_recorded_dataset_needs_registry_digest() -> None:
+def test_recorded_dataset_digest_checked_against_the_registry() -> None:
+    from oscbench.leaderboard.validation import registry_digest
+
+    assert registry_digest("atari/Pong-v1")  # the registry lists each game's content digest
     recs = [make_record(seed=s, level=0.4, task_id="atari-v1", game="Pong", preset="smoke") for s in range(3)]
+    assert check_records(recs) == []
+    for r in recs:
+        r["dataset"]["sha256"] = "f" * 64
     probs = check_records(recs)
-    assert len(probs) == 1, probs
-    assert "registry lists no content digest" in probs[0] or "does not match the registry" in probs[0]
+    assert len(probs) == 1 and "does not match the registry" in probs[0], probs
     assert check_records(recs, check_data=False) == []
 
 
