@@ -91,7 +91,7 @@ def format_table(summary: list[dict[str, Any]]) -> str:
     for g in summary:
         task = g["task"] + (f"/{g['game']}" if g["game"] else "")
         n = g["nmse"]
-        ci = f"[{_fmt(n['ci_low'], 3)}, {_fmt(n['ci_high'], 3)}]" if n["ci_low"] is not None else ""
+        ci = f"[{_fmt(n['ci_low'], 4)}, {_fmt(n['ci_high'], 4)}]" if n["ci_low"] is not None else ""
         seeds = f"{len(g['seeds'])}" + (f"+{len(g['failed_seeds'])}F" if g["failed_seeds"] else "")
         rate = g["steps_per_cpu_second"]["mean"]
         rows.append(f"{g['learner']:<14}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "

@@ -80,4 +80,7 @@ def quickstart(out_dir: str | Path = "out", *, n_steps: int | None = None, n_see
     result.plot = plots.plot_learning_curves(result.records, out / "learning_curves.png")
     echo(f"\nrecords:        {out / 'records'} ({len(result.record_paths)} files)")
     echo(f"learning curve: {result.plot}")
+    echo("\nTrace patterning needs millions of steps: at 200k NMSE near 1 (the best constant) is expected.\n"
+         "Next: `oscbench evaluate hybrid --preset short --seeds 0-4` (5M steps a seed) and\n"
+         "`oscbench leaderboard show` for the committed reference results at that preset.")
     return result
