@@ -18,6 +18,17 @@ def _sig(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
+def _var_update(var, beta, dev2, floor, sigma):
+    """SPEC §3.2/§3.5: C floors the stored variance; P's σ-floor (``sigma``) stores it unfloored."""
+    v = beta * var + (1 - beta) * dev2
+    return v if sigma else np.maximum(v, floor)
+
+
+def _scale(var, floor, sigma):
+    """1/σ used to normalise: 1/√v (C, v already floored) or 1/max(√floor, √v) (P's Appendix A)."""
+    return 1.0 / np.maximum(np.sqrt(floor), np.sqrt(var)) if sigma else 1.0 / np.sqrt(var)
+
+
 class RefNet:
     """Plain numpy float64 forward of a column network, batched over parameter sets [P, ...].
 
@@ -26,8 +37,9 @@ class RefNet:
     normalised with the column's own running statistics.
     """
 
-    def __init__(self, n, T, U, sps, beta, floor, same, W, u, b, w, bo):
+    def __init__(self, n, T, U, sps, beta, floor, same, W, u, b, w, bo, sigma=False):
         self.n, self.T, self.U, self.sps, self.beta, self.floor, self.same = n, T, U, sps, beta, floor, same
+        self.sigma = sigma
         self.W, self.u, self.b, self.w, self.bo = W, u, b, w, bo   # W: list of [4, m_k]
 
     def m(self, k):
@@ -57,7 +69,7 @@ class RefNet:
                 s = k // self.U
                 src = h if self.same else hp
                 z = np.concatenate([np.broadcast_to(xs[t], (P, n)), src[:, :s * self.U]], axis=1)
-                istd = 1.0 / np.sqrt(var[k])
+                istd = _scale(var[k], self.floor, self.sigma)
                 zh = (z - mean[k]) * istd
                 if params is not None and s == stage and t >= t0:
                     kk = k - s * self.U
@@ -70,12 +82,12 @@ class RefNet:
                 h[:, k] = o * np.tanh(c[:, k])
                 if s == learning:   # statistics of a learning column: after use
                     mean[k] = self.beta * mean[k] + (1 - self.beta) * z
-                    var[k] = np.maximum(self.beta * var[k] + (1 - self.beta) * (z - mean[k]) ** 2, self.floor)
+                    var[k] = _var_update(var[k], self.beta, (z - mean[k]) ** 2, self.floor, self.sigma)
                 if record:
                     r["zhat"][k], r["istd"][k], r["gates"][k] = zh[0].copy(), istd[0].copy(), (i[0], f[0], o[0], g[0])
             mu = self.beta * mu + (1 - self.beta) * h
-            nu = np.maximum(self.beta * nu + (1 - self.beta) * (h - mu) ** 2, self.floor)
-            H[t], V[t] = h, ((h - mu) / np.sqrt(nu)) @ self.w + self.bo
+            nu = _var_update(nu, self.beta, (h - mu) ** 2, self.floor, self.sigma)
+            H[t], V[t] = h, ((h - mu) * _scale(nu, self.floor, self.sigma)) @ self.w + self.bo
             if record:
                 r["c"], r["mu"], r["nu"] = c[0].copy(), mu[0].copy(), nu[0].copy()
                 rec.append(r)
@@ -168,8 +180,10 @@ class RefCCNLearner:
 
     KEYS = ("W", "u", "b")
 
-    def __init__(self, n, T, U, sps, alpha, lam, beta, floor, rms, same, W, u, b, b2=0.9999, eps=1e-8):
+    def __init__(self, n, T, U, sps, alpha, lam, beta, floor, rms, same, W, u, b, b2=0.9999, eps=1e-8,
+                 sigma=False, stage_off=0):
         self.n, self.T, self.U, self.sps = n, T, U, sps
+        self.sigma, self.stage_off = sigma, stage_off    # P's σ-floor; C's short first stage (offset 1)
         self.alpha, self.lam, self.beta, self.floor, self.rms, self.same, self.b2, self.eps = \
             alpha, lam, beta, floor, rms, same, b2, eps
         self.S = -(-T // U)
@@ -192,25 +206,27 @@ class RefCCNLearner:
         return range(s * self.U, min((s + 1) * self.U, self.T))
 
     def step(self, x, cum, gamma):
-        t, s, U = self.t, self.t // self.sps, self.U
+        t, U = self.t, self.U
+        s, s_prev = (t + self.stage_off) // self.sps, (t - 1 + self.stage_off) // self.sps
         hp, cp = self.h.copy(), self.c.copy()
         cache = {}
         for k, col in enumerate(self.cols):
             z = np.concatenate([x, (self.h if self.same else hp)[:(k // U) * U]])
-            zh = (z - col["mean"]) / np.sqrt(col["var"])
+            zh = (z - col["mean"]) * _scale(col["var"], self.floor, self.sigma)
             a = col["W"] @ zh + col["u"] * hp[k] + col["b"]
             i, f, o, g = _sig(a[0]), _sig(a[1]), _sig(a[2]), np.tanh(a[3])
             self.c[k] = f * cp[k] + i * g
             self.h[k] = o * np.tanh(self.c[k])
             cache[k] = (z, zh, i, f, o, g)
         self.mu = self.beta * self.mu + (1 - self.beta) * self.h
-        self.nu = np.maximum(self.beta * self.nu + (1 - self.beta) * (self.h - self.mu) ** 2, self.floor)
-        hhat = (self.h - self.mu) / np.sqrt(self.nu)
+        self.nu = _var_update(self.nu, self.beta, (self.h - self.mu) ** 2, self.floor, self.sigma)
+        onorm = _scale(self.nu, self.floor, self.sigma)
+        hhat = (self.h - self.mu) * onorm
         V = float(self.w @ hhat + self.bo[0])
         delta = cum + gamma * V - self.V_old if t > 0 else 0.0
         opt = dict(rms=self.rms, b2=self.b2, eps=self.eps)
-        if t > 0 and (t - 1) // self.sps != s and (t - 1) // self.sps < self.S:
-            for k in self._stage_cols((t - 1) // self.sps):      # the finished stage's last update
+        if t > 0 and s_prev != s and s_prev < self.S:
+            for k in self._stage_cols(s_prev):      # the finished stage's last update
                 col = self.cols[k]
                 for key in self.KEYS:
                     _opt(col[key], col["E"][key], col["RS"][key], delta, self.alpha, **opt)
@@ -235,9 +251,9 @@ class RefCCNLearner:
                     if t > 0:
                         _opt(col[key], col["E"][key], col["RS"][key], delta, self.alpha, **opt)
                     col["E"][key] = gamma * self.lam * col["E"][key] \
-                        + self.w[k] / np.sqrt(self.nu[k]) * col["TH"][key]
+                        + self.w[k] * onorm[k] * col["TH"][key]
                 col["mean"] = self.beta * col["mean"] + (1 - self.beta) * z
-                col["var"] = np.maximum(self.beta * col["var"] + (1 - self.beta) * (z - col["mean"]) ** 2, self.floor)
+                col["var"] = _var_update(col["var"], self.beta, (z - col["mean"]) ** 2, self.floor, self.sigma)
         if t > 0:
             n_act = min((s + 1) * U, self.T)
             _opt(self.w[:n_act], self.ew[:n_act], self.sw[:n_act], delta, self.alpha / n_act, **opt)

@@ -25,7 +25,7 @@ EPS_FD = 1e-6
 
 
 # ================================================================ kernel side
-def _setup(T, U, sps, same, n=5, stage=None, n_steps=None, seed=3):
+def _setup(T, U, sps, same, n=5, stage=None, n_steps=None, seed=3, norm_floor="variance"):
     """A float64 learner with random (large) parameters, α = 0 and λ = 0, plus a random input stream."""
     rng = np.random.default_rng(seed)
     S = -(-T // U)
@@ -33,7 +33,8 @@ def _setup(T, U, sps, same, n=5, stage=None, n_steps=None, seed=3):
     t0 = stage * sps
     N = n_steps or t0 + min(sps, 60)       # the trajectory ends inside the learning stage
     L = make_learner("hybrid", n, seed=seed, n_columns=T, columns_per_stage=U, steps_per_stage=sps,
-                     step_size=0.0, lam=0.0, beta=0.9, var_floor=0.02, same_step_stages=same, dtype="float64")
+                     step_size=0.0, lam=0.0, beta=0.9, var_floor=0.02, same_step_stages=same, dtype="float64",
+                     norm_floor=norm_floor)
     st = L.state
     W, u, b = [], [], []
     for k in range(T):
@@ -49,7 +50,7 @@ def _setup(T, U, sps, same, n=5, stage=None, n_steps=None, seed=3):
     st.b_out[0] = 0.3
     xs = np.concatenate([rng.normal(0, 1, (N, 2)), (rng.random((N, n - 3)) < 0.3), np.full((N, 1), 0.5)],
                         axis=1).astype(np.float64)
-    ref = RefNet(n, T, U, sps, 0.9, 0.02, same, W, u, b, st.w_out[0].copy(), 0.3)
+    ref = RefNet(n, T, U, sps, 0.9, 0.02, same, W, u, b, st.w_out[0].copy(), 0.3, sigma=norm_floor == "sigma")
     return L, ref, xs, stage, t0
 
 
@@ -98,7 +99,8 @@ def _fd(ref, xs, stage, t0):
                 params[kind][row, ci, q] += sgn * EPS_FD
     H, _, _ = ref.run(xs, t0=t0, stage=stage, params=params)
     dH = (H[:, 0::2] - H[:, 1::2]) / (2 * EPS_FD)                 # [N, nparam, T]
-    Vfrozen = ((H - mu[:, None]) / np.sqrt(nu[:, None])) @ ref.w   # [N, P]
+    # (max with the floor: a no-op for C's floored ν, P's σ-floor for the unfloored one)
+    Vfrozen = ((H - mu[:, None]) / np.sqrt(np.maximum(nu[:, None], ref.floor))) @ ref.w   # [N, P]
     dV = (Vfrozen[:, 0::2] - Vfrozen[:, 1::2]) / (2 * EPS_FD)      # [N, nparam]
     return index, dH, dV, cols
 
@@ -107,18 +109,20 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-CASES = [  # (T, U, steps_per_stage, same_step)
-    (1, 1, 10_000, False),     # a single column
-    (3, 3, 10_000, False),     # columnar
-    (4, 1, 60, False),         # constructive: the 4th stage learns, reading 3 frozen columns
-    (6, 2, 60, False),         # hybrid, one-step lag between stages
-    (6, 2, 60, True),          # hybrid, same-step stages
+CASES = [  # (T, U, steps_per_stage, same_step, norm_floor)
+    (1, 1, 10_000, False, "variance"),     # a single column
+    (3, 3, 10_000, False, "variance"),     # columnar
+    (4, 1, 60, False, "variance"),         # constructive: the 4th stage learns, reading 3 frozen columns
+    (6, 2, 60, False, "variance"),         # hybrid, one-step lag between stages
+    (6, 2, 60, True, "variance"),          # hybrid, same-step stages
+    (4, 1, 60, False, "sigma"),            # P's σ-floor (SPEC §11.5): unfloored statistics
+    (6, 2, 60, True, "sigma"),
 ]
 
 
-@pytest.mark.parametrize("T,U,sps,same", CASES)
-def test_rtrl_traces_equal_finite_differences(T, U, sps, same):
-    L, ref, xs, stage, t0 = _setup(T, U, sps, same)
+@pytest.mark.parametrize("T,U,sps,same,floor", CASES)
+def test_rtrl_traces_equal_finite_differences(T, U, sps, same, floor):
+    L, ref, xs, stage, t0 = _setup(T, U, sps, same, norm_floor=floor)
     THs, Es, V = _kernel_traces(L, xs, t0)
     H0, V0, _ = ref.run(xs)
     assert _rel(V, V0[:, 0]) < 1e-12                     # the forward passes agree
@@ -145,9 +149,9 @@ def test_rtrl_traces_equal_finite_differences(T, U, sps, same):
     assert n_checked >= 50 * len(cols)
 
 
-@pytest.mark.parametrize("T,U,sps,same", CASES)
-def test_rtrl_traces_equal_full_bptt(T, U, sps, same):
-    L, ref, xs, stage, t0 = _setup(T, U, sps, same)
+@pytest.mark.parametrize("T,U,sps,same,floor", CASES)
+def test_rtrl_traces_equal_full_bptt(T, U, sps, same, floor):
+    L, ref, xs, stage, t0 = _setup(T, U, sps, same, norm_floor=floor)
     THs, Es, _ = _kernel_traces(L, xs, t0)
     _, _, rec = ref.run(xs, record=True)
     cols = list(range(stage * ref.U, min((stage + 1) * ref.U, ref.T)))
@@ -159,7 +163,7 @@ def test_rtrl_traces_equal_full_bptt(T, U, sps, same):
             Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci)
             assert _rel(np.concatenate([Wt.ravel(), ut, bt]), np.concatenate([gW[k].ravel(), gu[k], gb[k]])) < 1e-9
         # ∂V(t)/∂θ: seed w_k/√ν_k on every column (output statistics constant)
-        gW, gu, gb = ref.bptt(rec, t, t0, stage, ref.w / np.sqrt(rec[t]["nu"]))
+        gW, gu, gb = ref.bptt(rec, t, t0, stage, ref.w / np.sqrt(np.maximum(rec[t]["nu"], ref.floor)))
         for ci, k in enumerate(cols):
             We, ue, be = _trace_to_params(Es[t], ref, stage, ci)
             assert _rel(np.concatenate([We.ravel(), ue, be]), np.concatenate([gW[k].ravel(), gu[k], gb[k]])) < 1e-9

@@ -12,6 +12,7 @@ import pytest
 from baselines_reference import RefCCNLearner, RefTBPTTLearner
 
 from oscbench.baselines import make_learner
+from oscbench.errors import ConfigError
 
 
 def _stream(n, N, seed):
@@ -91,3 +92,73 @@ def test_eligibility_traces_decay_with_the_discount_into_the_state():
         prev_ew = e_run.state.e_w[0].copy()
         if cont[t] == 0.0:
             assert np.array_equal(e_run.state.E[0], grad)
+
+
+def _ref_for(L, n, T, U, sps, hp, **kw):
+    p = [L.state.column_params(0, k) for k in range(T)]
+    return RefCCNLearner(n, T, U, sps, hp["step_size"], hp["lam"], hp["beta"], hp["var_floor"], True, False,
+                         [q["W"] for q in p], [q["u"] for q in p], [q["b"] for q in p], **kw)
+
+
+def _large_weights(L):
+    rng = np.random.default_rng(0)
+    for k in range(L.config.n_columns):
+        p = L.state.column_params(0, k)
+        p["W"][...] = rng.uniform(-1, 1, p["W"].shape)
+        p["u"][...] = rng.uniform(-1, 1, 4)
+    return L
+
+
+@pytest.mark.parametrize("T,U,sps", [(6, 2, 40), (3, 3, 10 ** 9)])
+def test_sigma_floor_matches_reference_and_differs_from_variance_floor(T, U, sps):
+    """norm_floor="sigma" (P's Appendix A, SPEC §11.5): statistics unfloored, divide by max(√floor, σ).
+    Input 0 is constant for 130 steps (its variance decays below the floor 0.1), then varies: C's floored
+    variance climbs from 0.1, P's from ≈ 0; with large random column weights the columns' outputs also
+    cross the floor, so the two modes must differ."""
+    n, N = 5, 260
+    xs, cum, cont = _stream(n, N, seed=T + U)
+    xs[:130, 0] = 0.5
+    hp = dict(n_columns=T, columns_per_stage=U, steps_per_stage=sps, step_size=0.02, lam=0.8, beta=0.95,
+              var_floor=0.1, dtype="float64")
+    L = _large_weights(make_learner("hybrid", n, seed=4, norm_floor="sigma", **hp))
+    ref = _ref_for(L, n, T, U, sps, hp, sigma=True)
+    v_kernel = [L.run(xs[:130], cum[:130], cont[:130])]
+    if sps > N:                                              # one stage: its statistics of input 0 ...
+        assert L.state.in_var[0, 0, 0] < 0.01                # ... are not floored
+    v_kernel = np.concatenate(v_kernel + [L.run(xs[130:], cum[130:], cont[130:])])
+    v_ref = np.array([ref.step(xs[t], cum[t], cont[t]) for t in range(N)])
+    assert np.max(np.abs(v_kernel - v_ref)) < 1e-9 * max(1.0, np.max(np.abs(v_ref)))
+    assert np.min(L.state.out_nu[0]) < 0.1                  # the stored statistics are not floored
+    v_var = _large_weights(make_learner("hybrid", n, seed=4, **hp)).run(xs, cum, cont)
+    assert np.max(np.abs(v_var - v_kernel)) > 1e-3
+    with pytest.raises(ConfigError, match="norm_floor"):
+        make_learner("hybrid", n, seed=4, norm_floor="std")
+
+
+@pytest.mark.parametrize("compat", [False, True])
+def test_stage_switch_steps_and_compat_stage_length(compat):
+    """Stages switch at t = S, 2S, ... (SPEC §11.15); compat_stage_length=True reproduces C's short first
+    stage (switch at t = S−1, 2S−1, ..., SPEC §4). Stage 0's parameters change for the last time at the
+    switch step (its last update), and the whole run matches the reference learner with the same offset."""
+    n, N, T, U, sps = 5, 130, 6, 2, 40
+    xs, cum, cont = _stream(n, N, seed=21)
+    hp = dict(n_columns=T, columns_per_stage=U, steps_per_stage=sps, step_size=0.02, lam=0.8, beta=0.95,
+              var_floor=0.01, dtype="float64")
+    L = make_learner("hybrid", n, seed=4, compat_stage_length=compat, **hp)
+    ref = _ref_for(L, n, T, U, sps, hp, stage_off=int(compat))
+    stages, last_change, w0 = [], None, L.state.column_params(0, 0)["W"].copy()
+    v_ref = []
+    for t in range(N):
+        stages.append(L.state.stage_of())
+        L.step(xs[t], cum[t], cont[t])
+        v_ref.append(ref.step(xs[t], cum[t], cont[t]))
+        w = L.state.column_params(0, 0)["W"]
+        if not np.array_equal(w, w0):
+            last_change, w0 = t, w.copy()
+    first = sps - 1 if compat else sps
+    assert [t for t in range(1, N) if stages[t] != stages[t - 1]] == [first, first + sps, first + 2 * sps]
+    assert last_change == first
+    assert np.allclose(L.state.column_params(0, 0)["W"], ref.cols[0]["W"], rtol=0, atol=1e-9)
+    assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
+    with pytest.raises(ConfigError, match="compat_stage_length"):
+        make_learner("hybrid", n, seed=4, compat_stage_length="yes")

@@ -11,7 +11,9 @@ Hyper-parameters (unknown or invalid ones raise :class:`oscbench.errors.ConfigEr
 * column networks (``hybrid``, ``columnar``, ``constructive``): ``n_columns``, ``columns_per_stage``,
   ``steps_per_stage``, ``step_size``, ``lam``, ``beta``, ``var_floor``, ``optimizer``
   (``"rmsprop"`` | ``"sgd"``), ``rms_beta2``, ``rms_eps``, ``same_step_stages``, ``dtype``
-  (``"float32"`` default, ``"float64"``); convenience ``features="T:U:S"``.
+  (``"float32"`` default, ``"float64"``), ``norm_floor`` (``"variance"`` default | ``"sigma"``),
+  ``compat_stage_length`` (default False; C's short first stage, for parity tests only);
+  convenience ``features="T:U:S"``.
 * ``tbptt``: ``hidden``, ``truncation``, ``step_size``, ``lam``, ``optimizer``, ``rms_beta2``,
   ``rms_eps``, ``dtype``; convenience ``features="k:H"``.
 """

@@ -6,7 +6,8 @@ the reference code's random connectivity is, in effect, full). ``columnar`` is o
 columns; ``constructive`` has one column per stage; ``hybrid`` is anything in between.
 
 What happens at step t (stage ``s = t // steps_per_stage``; stages switch exactly every
-``steps_per_stage`` steps -- the reference C++ makes its first stage one step short, SPEC §4):
+``steps_per_stage`` steps -- the reference C++ makes its first stage one step short, SPEC §4; only for
+parity tests, ``compat_stage_length=True`` reproduces that: s = (t + 1) // steps_per_stage):
 
 1. **Forward with θ_t.** Every column (frozen, learning and not-yet-started ones) computes
    i, f, o = σ(·), g = tanh(·), c_t = f·c_{t-1} + i·g, h_t = o·tanh(c_t) from its normalised inputs
@@ -15,6 +16,11 @@ What happens at step t (stage ``s = t // steps_per_stage``; stages switch exactl
    lag); ``same_step_stages=True`` reads h(t).
 2. **Output.** For every column μ_k, ν_k are updated with h_k(t) and then used:
    ĥ_k = (h_k − μ_k)/√ν_k with ν floored at ``var_floor``; V_t = Σ_k w_k·ĥ_k + b.
+   ``norm_floor`` chooses the floor of this and of the input normalisation (SPEC §11.5):
+   ``"variance"`` (default, C) writes max(v, var_floor) into the running variance;
+   ``"sigma"`` (P's Appendix A) keeps the running variance unfloored and divides by
+   max(√var_floor, σ), i.e. ε = √var_floor. (Even the (0, 1) statistics of a stage that has not
+   started divide by max(√var_floor, 1) then.)
 3. **TD error** δ_t = c_t + γ_t·V_t − V_{t−1} (no update at t = 0).
 4. **Stage switch** (t a multiple of steps_per_stage): the finished stage's columns take their last
    update δ_t·e_{t−1}; then the new stage's RTRL traces and eligibility traces start at 0 and its
@@ -33,6 +39,10 @@ is added, so γ_t = 0 (a new episode) cuts them (SPEC §11.18). ``step(δ·e)`` 
 step of SPEC §5 (s ← β2·s + (1−β2)·g², θ += η·g/(√s + ε), s₀ = 1) or, with ``optimizer="sgd"``, η·g.
 After the last stage no column learns; the output layer keeps learning with α/T (the reference code
 keeps shrinking it as α/((s+1)·U)).
+
+C behaviours NOT reproduced (bugs, SPEC §9.2): the RTRL update with mixed weights θ_t/θ_{t+1} (item 3)
+and the hybrid gradient reading ĥ(t) where the forward used ĥ(t−1) (item 2). The only compat flag
+here is ``compat_stage_length``.
 """
 from __future__ import annotations
 
@@ -47,6 +57,7 @@ from oscbench.benchmark import flops
 from oscbench.errors import ConfigError
 
 VARIANTS = ("hybrid", "columnar", "constructive")
+NORM_FLOORS = ("variance", "sigma")
 
 
 def padded_lanes(columns_per_stage: int) -> int:
@@ -73,6 +84,8 @@ class CCNConfig:
     rms_eps: float
     same_step_stages: bool
     dtype: str
+    norm_floor: str = "variance"
+    compat_stage_length: bool = False
 
     @property
     def n_stages(self) -> int:
@@ -132,6 +145,8 @@ def ccn_config(variant: str, n_features: int, **hp: Any) -> CCNConfig:
         rms_eps=hpm.real(variant, "rms_eps", merged["rms_eps"], 0.0, 1.0, lo_open=True),
         same_step_stages=hpm.flag(variant, "same_step_stages", merged["same_step_stages"]),
         dtype=np.dtype(hpm.dtype_of(variant, merged["dtype"])).name,
+        norm_floor=hpm.choice(variant, "norm_floor", merged["norm_floor"], NORM_FLOORS),
+        compat_stage_length=hpm.flag(variant, "compat_stage_length", merged["compat_stage_length"]),
     )
 
 
@@ -163,6 +178,9 @@ class CCNState:
         self.in_mean = np.zeros((B, S, M), dt)
         self.in_var = np.ones((B, S, M), dt)
         self.in_istd = np.ones((B, S, M), dt)
+        for b, c in enumerate(configs):    # σ-floor: even the initial (0, 1) statistics divide by √max(1, floor)
+            if c.norm_floor == "sigma":
+                self.in_istd[b] = 1.0 / np.sqrt(max(1.0, c.var_floor))
         self.h = np.zeros((B, T), dt)
         self.c = np.zeros((B, T), dt)
         self.out_mu = np.zeros((B, T), dt)
@@ -181,7 +199,8 @@ class CCNState:
         self.v_old = np.zeros(B, dt)
         self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), ("beta", dt), ("var_floor", dt),
                               (lambda c: c.optimizer == "rmsprop", np.uint8), ("rms_beta2", dt), ("rms_eps", dt),
-                              ("steps_per_stage", np.int64), ("same_step_stages", np.uint8))
+                              ("steps_per_stage", np.int64), ("same_step_stages", np.uint8),
+                              (lambda c: c.norm_floor == "sigma", np.uint8), ("compat_stage_length", np.int64))
 
     @property
     def dtype(self) -> np.dtype:
@@ -203,7 +222,8 @@ class CCNState:
     # -- views used by the tests and by analysis code -------------------------------------------
     def stage_of(self, run: int = 0) -> int:
         """The stage that step ``t_step`` (the next one) belongs to."""
-        return int(self.t_step[run] // self.configs[run].steps_per_stage)
+        c = self.configs[run]
+        return int((self.t_step[run] + int(c.compat_stage_length)) // c.steps_per_stage)
 
     def column_params(self, run: int, k: int) -> dict[str, np.ndarray]:
         """Views of column k's parameters: ``W`` [4, m] (gates i, f, o, g), ``u`` [4], ``b`` [4]."""

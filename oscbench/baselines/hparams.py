@@ -35,6 +35,8 @@ CCN_DEFAULTS: dict[str, dict[str, Any]] = {
 CCN_COMMON: dict[str, Any] = {
     "beta": 0.99999,
     "same_step_stages": False,
+    "norm_floor": "variance",
+    "compat_stage_length": False,
 }
 TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4}
 

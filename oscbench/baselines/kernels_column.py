@@ -143,12 +143,15 @@ def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps):  # pragma: no cover - 
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
             e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
-            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step,
+            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor, stage_off,
             n_inputs, cols_per_stage, n_cols, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over the N steps ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
     State arrays carry a leading run dimension B and are updated in place; hyper-parameter arrays
     are ``[B]``; ``efloat`` (float, length >= 4T) and ``ebits`` (its integer view) are scratch.
+    ``sigma_floor[b]`` != 0: P's σ-floor -- running variances are stored unfloored and signals are divided
+    by √max(v, var_floor) -- instead of C's floor written into the variance (identical arithmetic when 0).
+    ``stage_off[b]``: step t belongs to stage (t + stage_off)//S (0: SPEC §11.15; 1: C's short first stage).
     All float arrays share one dtype (float32 or float64).
     """
     N = xs.shape[0]
@@ -207,14 +210,16 @@ def ccn_run(xs, cum, cont, out,
         eps = rms_eps[b]
         S_len = sps[b]
         same = same_step[b] != 0
-        s_start = t_step[b] // S_len
+        sig = sigma_floor[b] != 0
+        soff = stage_off[b]
+        s_start = (t_step[b] + soff) // S_len
         for s in range(S):
             if s != s_start:
                 build_effective(th, mean, istd, weff, beff, s, n, U, T)
         for t in range(N):
             tt = t_step[b]
-            s_cur = tt // S_len
-            s_prev = (tt - 1) // S_len
+            s_cur = (tt + soff) // S_len
+            s_prev = (tt - 1 + soff) // S_len
             switching = tt > 0 and s_prev != s_cur
             if switching and s_prev < S:     # the finished stage now runs on effective weights (θ_t)
                 build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
@@ -273,9 +278,10 @@ def ccn_run(xs, cum, cont, out,
                 hk = hb[k]
                 mk = bt * mu[k] + omb * hk
                 dk = hk - mk
-                vk = max(bt * nu[k] + omb * dk * dk, fl)
+                vraw = bt * nu[k] + omb * dk * dk
+                vk = max(vraw, fl)
                 mu[k] = mk
-                nu[k] = vk
+                nu[k] = vraw if sig else vk
                 iv = one / math.sqrt(vk)
                 onorm[0, k] = iv
                 onorm[1, k] = dk * iv
@@ -370,9 +376,10 @@ def ccn_run(xs, cum, cont, out,
                     zz = z[j]
                     mn = bt * mean[s, j] + omb * zz
                     dz = zz - mn
-                    vr = max(bt * var[s, j] + omb * dz * dz, fl)
+                    vraw = bt * var[s, j] + omb * dz * dz
+                    vr = max(vraw, fl)
                     mean[s, j] = mn
-                    var[s, j] = vr
+                    var[s, j] = vraw if sig else vr
                     istd[s, j] = one / math.sqrt(vr)
             # ---------------------------------------------------------------- output weights and bias
             if upd:
