@@ -38,7 +38,7 @@ CCN_COMMON: dict[str, Any] = {
     "norm_floor": "variance",
     "compat_stage_length": False,
 }
-TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4}
+TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4, "compat_ring": False}
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 

@@ -49,11 +49,13 @@ def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: 
 @njit(cache=True, error_model="numpy")
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
               ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
-              alpha, lam, use_rms, rms_b2, rms_eps, truncation, efloat, ebits):  # pragma: no cover - compiled
+              alpha, lam, use_rms, rms_b2, rms_eps, compat_ring, truncation, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
     Biases and output weights are stored as ``[B, 1, 4H]`` / ``[B, 1, H]``; ``efloat`` (length >= 4H)
-    and ``ebits`` (its integer view) are exp scratch.
+    and ``ebits`` (its integer view) are exp scratch. ``compat_ring[b]`` != 0 reproduces the reference
+    code's k-slot ring (parity tests only): the oldest step of a full window reads h_t, c_t as its
+    previous state instead of h_{t-k}, c_{t-k}.
     """
     N = xs.shape[0]
     B = Wt.shape[0]
@@ -96,6 +98,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
         b2 = rms_b2[b]
         omb2 = one - b2
         eps = rms_eps[b]
+        cring = compat_ring[b] != 0
         for t in range(N):
             tt = t_step[b]
             slot = tt % K1
@@ -141,7 +144,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             for back in range(depth):
                 tau = tt - back
                 sl = tau % K1
-                pl = (tau - 1) % K1
+                pl = slot if cring and back == k - 1 else (tau - 1) % K1
                 for u in range(H):
                     ig = rg[sl, u]
                     fg = rg[sl, H + u]

@@ -7,7 +7,8 @@ U(−1/√H, 1/√H) in that order. Every step t (a sliding window, not once per
 1. forward x_t with θ_t, V_t = w·h_t;
 2. ĝ_t = ∂V_t/∂θ backpropagated through the last ``truncation`` = k steps t−k+1 .. t with θ_t and the
    stored activations, h_{t−k} and c_{t−k} held constant (the ring keeps k + 1 steps so that they are
-   the right ones -- the reference code's k-slot ring is off by one, SPEC §6);
+   the right ones -- the reference code's k-slot ring is off by one, SPEC §6; ``compat_ring=True``
+   reproduces that bug for parity tests only: the oldest step of a full window then reads h_t, c_t);
 3. δ_t = c_t + γ_t·V_t − V_{t−1}; θ ← θ + step(δ_t·e_{t−1}); e_t = γ_t·λ·e_{t−1} + ĝ_t.
 
 ``step`` is RMSProp (v ← β2·v + (1−β2)·g², θ += α·g/(√v + ε), v₀ = 1; the same α for every parameter,
@@ -42,6 +43,7 @@ class TBPTTConfig:
     rms_eps: float
     dtype: str
     variant: str = NAME
+    compat_ring: bool = False
 
     @property
     def structure(self) -> tuple:
@@ -68,6 +70,7 @@ def tbptt_config(n_features: int, **hp: Any) -> TBPTTConfig:
         rms_beta2=hpm.real(NAME, "rms_beta2", merged["rms_beta2"], 0.0, 1.0, hi_open=True),
         rms_eps=hpm.real(NAME, "rms_eps", merged["rms_eps"], 0.0, 1.0, lo_open=True),
         dtype=np.dtype(hpm.dtype_of(NAME, merged["dtype"])).name,
+        compat_ring=hpm.flag(NAME, "compat_ring", merged["compat_ring"]),
     )
 
 
@@ -113,7 +116,7 @@ class TBPTTState:
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
         self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), (lambda c: c.optimizer == "rmsprop", np.uint8),
-                              ("rms_beta2", dt), ("rms_eps", dt))
+                              ("rms_beta2", dt), ("rms_eps", dt), ("compat_ring", np.uint8))
 
     @property
     def dtype(self) -> np.dtype:
