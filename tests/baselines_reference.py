@@ -181,9 +181,13 @@ class RefCCNLearner:
     KEYS = ("W", "u", "b")
 
     def __init__(self, n, T, U, sps, alpha, lam, beta, floor, rms, same, W, u, b, b2=0.9999, eps=1e-8,
-                 sigma=False, stage_off=0):
+                 sigma=False, stage_off=0, compat_traces=False):
         self.n, self.T, self.U, self.sps = n, T, U, sps
         self.sigma, self.stage_off = sigma, stage_off    # P's σ-floor; C's short first stage (offset 1)
+        # C's episode-boundary order (SPEC §9.2 item 4): e ← γ_t·λ·e + ∇V(x_{t−1}), then the update
+        self.compat = compat_traces
+        self.g_prev = [{key: 0.0 for key in self.KEYS} for _ in range(T)]
+        self.hhat_prev = np.zeros(T)
         self.alpha, self.lam, self.beta, self.floor, self.rms, self.same, self.b2, self.eps = \
             alpha, lam, beta, floor, rms, same, b2, eps
         self.S = -(-T // U)
@@ -229,6 +233,8 @@ class RefCCNLearner:
             for k in self._stage_cols(s_prev):      # the finished stage's last update
                 col = self.cols[k]
                 for key in self.KEYS:
+                    if self.compat:
+                        col["E"][key] = gamma * self.lam * col["E"][key] + self.g_prev[k][key]
                     _opt(col[key], col["E"][key], col["RS"][key], delta, self.alpha, **opt)
         if s < self.S:
             for k in self._stage_cols(s):
@@ -248,18 +254,30 @@ class RefCCNLearner:
                     col["TC"][key] = TCn
                     col["TH"][key] = o * (1 - tc * tc) * TCn + tc * dq[2]
                 for key in self.KEYS:
+                    grad = self.w[k] * onorm[k] * col["TH"][key]
+                    if self.compat:
+                        if t > 0:
+                            col["E"][key] = gamma * self.lam * col["E"][key] + self.g_prev[k][key]
+                            _opt(col[key], col["E"][key], col["RS"][key], delta, self.alpha, **opt)
+                        self.g_prev[k][key] = grad
+                        continue
                     if t > 0:
                         _opt(col[key], col["E"][key], col["RS"][key], delta, self.alpha, **opt)
-                    col["E"][key] = gamma * self.lam * col["E"][key] \
-                        + self.w[k] * onorm[k] * col["TH"][key]
+                    col["E"][key] = gamma * self.lam * col["E"][key] + grad
                 col["mean"] = self.beta * col["mean"] + (1 - self.beta) * z
                 col["var"] = _var_update(col["var"], self.beta, (z - col["mean"]) ** 2, self.floor, self.sigma)
+        if self.compat and t > 0:
+            self.ew = gamma * self.lam * self.ew + self.hhat_prev
+            self.eb = gamma * self.lam * self.eb + 1.0
         if t > 0:
             n_act = min((s + 1) * U, self.T)
             _opt(self.w[:n_act], self.ew[:n_act], self.sw[:n_act], delta, self.alpha / n_act, **opt)
             _opt(self.bo, self.eb, self.sb, delta, self.alpha / n_act, **opt)
-        self.ew = gamma * self.lam * self.ew + hhat
-        self.eb = gamma * self.lam * self.eb + 1.0
+        if self.compat:
+            self.hhat_prev = hhat
+        else:
+            self.ew = gamma * self.lam * self.ew + hhat
+            self.eb = gamma * self.lam * self.eb + 1.0
         self.V_old, self.t = V, t + 1
         return V
 

@@ -162,3 +162,26 @@ def test_stage_switch_steps_and_compat_stage_length(compat):
     assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
     with pytest.raises(ConfigError, match="compat_stage_length"):
         make_learner("hybrid", n, seed=4, compat_stage_length="yes")
+
+
+@pytest.mark.parametrize("T,U,sps", [(6, 2, 40), (3, 3, 10 ** 9)])
+def test_compat_episode_traces_matches_reference(T, U, sps):
+    """compat_episode_traces=True (SPEC §9.2 item 4, parity only): the trace used with δ_t is
+    γ_t·λ·e + ∇V_{t−1}, so at γ_t = 0 it is ∇V_{t−1} alone. Kernel and numpy learner with the same flag
+    agree over a stream with 8 episode breaks and stage switches; the default differs."""
+    n, N = 5, 260
+    xs, cum, cont = _stream(n, N, seed=30 + T)
+    hp = dict(n_columns=T, columns_per_stage=U, steps_per_stage=sps, step_size=0.02, lam=0.8, beta=0.95,
+              var_floor=0.01, dtype="float64")
+    L = make_learner("hybrid", n, seed=4, compat_episode_traces=True, **hp)
+    ref = _ref_for(L, n, T, U, sps, hp, compat_traces=True)
+    v_kernel = np.concatenate([L.run(xs[:97], cum[:97], cont[:97]), L.run(xs[97:], cum[97:], cont[97:])])
+    v_ref = np.array([ref.step(xs[t], cum[t], cont[t]) for t in range(N)])
+    assert np.max(np.abs(v_kernel - v_ref)) < 1e-9 * max(1.0, np.max(np.abs(v_ref)))
+    for k in range(T):
+        assert np.allclose(L.state.column_params(0, k)["W"], ref.cols[k]["W"], rtol=0, atol=1e-9)
+    assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
+    v_default = make_learner("hybrid", n, seed=4, **hp).run(xs, cum, cont)
+    assert np.max(np.abs(v_default - v_kernel)) > 1e-4
+    with pytest.raises(ConfigError, match="compat_episode_traces"):
+        make_learner("hybrid", n, seed=4, compat_episode_traces=None or "on")

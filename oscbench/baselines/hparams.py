@@ -37,6 +37,7 @@ CCN_COMMON: dict[str, Any] = {
     "same_step_stages": False,
     "norm_floor": "variance",
     "compat_stage_length": False,
+    "compat_episode_traces": False,
 }
 TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4, "compat_ring": False}
 

@@ -142,8 +142,9 @@ def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps):  # pragma: no cover - 
 @njit(cache=True, error_model="numpy")
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
-            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
+            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old, sc_prev, hh_prev,
             alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor, stage_off,
+            compat_traces,
             n_inputs, cols_per_stage, n_cols, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over the N steps ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
@@ -152,6 +153,9 @@ def ccn_run(xs, cum, cont, out,
     ``sigma_floor[b]`` != 0: P's σ-floor -- running variances are stored unfloored and signals are divided
     by √max(v, var_floor) -- instead of C's floor written into the variance (identical arithmetic when 0).
     ``stage_off[b]``: step t belongs to stage (t + stage_off)//S (0: SPEC §11.15; 1: C's short first stage).
+    ``compat_traces[b]`` != 0 (parity only, SPEC §9.2 item 4): the trace used with δ_t is
+    γ_t·λ·e + ∇V_{t−1} (C decays before adding the previous gradient); ``sc_prev`` (w_k/√ν_k) and
+    ``hh_prev`` (ĥ_k) [B, T] keep step t−1's factors for that.
     All float arrays share one dtype (float32 or float64).
     """
     N = xs.shape[0]
@@ -173,7 +177,8 @@ def ccn_run(xs, cum, cont, out,
     acc = np.empty(4 * T, dt)           # pre-activations, then gate values, of every lane
     tcs = np.empty(T, dt)               # tanh(c_t)
     onorm = np.empty((2, T), dt)        # 1/sqrt(nu_k), hhat_k
-    coef = np.zeros((8, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
+    coef = np.zeros((9, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D,
+                                        # SCALE of step t-1 (compat traces)
     accx = np.zeros(LW, dt)             # the learning stage's pre-activations (padded lanes)
     hp_lane = np.zeros(LW, dt)          # h_{t-1} of each lane's column (learning stage)
     ptmp = np.empty(4 * T, dt)
@@ -212,6 +217,9 @@ def ccn_run(xs, cum, cont, out,
         same = same_step[b] != 0
         sig = sigma_floor[b] != 0
         soff = stage_off[b]
+        cep = compat_traces[b] != 0
+        scp = sc_prev[b]
+        hhp = hh_prev[b]
         s_start = (t_step[b] + soff) // S_len
         for s in range(S):
             if s != s_start:
@@ -292,10 +300,15 @@ def ccn_run(xs, cum, cont, out,
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
+            add_prev = cep and upd      # compat: e ← γ_t·λ·e + ∇V_{t−1} before the update (not at t = 0)
             # ---------------------------------------------------------------- stage switch
             if switching:
                 if s_prev < S:   # the finished stage's last update, δ_t with e_{t-1}; then freeze it
                     L = 4 * min(U, T - s_prev * U)
+                    if add_prev:
+                        for r in range(n + s_prev * U + 2):
+                            for l in range(L):
+                                el[r, l] = gl * el[r, l] + scp[s_prev * U + l // 4] * trh[r, l]
                     for r in range(n + s_prev * U + 2):
                         for l in range(L):
                             th[s_prev, r, l], rs[r, l] = _apply_update(
@@ -338,6 +351,7 @@ def ccn_run(xs, cum, cont, out,
                         coef[3, l] = kh
                         coef[5, l] = zero
                         coef[6, l] = sc
+                        coef[8, l] = scp[k]
                         coef[7, l] = hp[k]          # D of the recurrent-weight row
                     coef[4, 4 * kk] = gg * di          # ∂c/∂a_i
                     coef[4, 4 * kk + 1] = cprev * df   # ∂c/∂a_f
@@ -352,6 +366,9 @@ def ccn_run(xs, cum, cont, out,
                         zj = zhat[r - 2]
                         for l in range(L):
                             coef[7, l] = zj
+                    if add_prev:   # compat: e ← γ_t·λ·e + ∇V_{t−1} (TH still holds step t−1's values)
+                        for l in range(L):
+                            el[r, l] = gl * el[r, l] + coef[8, l] * trh[r, l]
                     # (a) exact RTRL advance: TC_θ(t), TH_θ(t) from θ_t and this step's inputs
                     for l in range(L):
                         A = trh[r, l]
@@ -369,8 +386,9 @@ def ccn_run(xs, cum, cont, out,
                         for l in range(L):
                             th[s, r, l] += a * (delta * el[r, l])
                     # (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
-                    for l in range(L):
-                        el[r, l] = gl * el[r, l] + coef[6, l] * trh[r, l]
+                    if not cep:
+                        for l in range(L):
+                            el[r, l] = gl * el[r, l] + coef[6, l] * trh[r, l]
                 # input statistics of the learning stage, from the values this forward consumed
                 for j in range(m):
                     zz = z[j]
@@ -382,14 +400,23 @@ def ccn_run(xs, cum, cont, out,
                     var[s, j] = vraw if sig else vr
                     istd[s, j] = one / math.sqrt(vr)
             # ---------------------------------------------------------------- output weights and bias
+            if add_prev:
+                for k in range(T):
+                    ew[k] = gl * ew[k] + hhp[k]
+                e_b[b] = gl * e_b[b] + one
+            if cep:                     # keep this step's factors of ∇V_t for the next step
+                for k in range(T):
+                    scp[k] = wo[k] * onorm[0, k]
+                    hhp[k] = onorm[1, k]
             if upd:
                 n_act = min((s_cur + 1) * U, T)
                 eta = a / dt.type(n_act)
                 for k in range(n_act):
                     wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps)
                 b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps)
-            for k in range(T):
-                ew[k] = gl * ew[k] + onorm[1, k]
-            e_b[b] = gl * e_b[b] + one
+            if not cep:
+                for k in range(T):
+                    ew[k] = gl * ew[k] + onorm[1, k]
+                e_b[b] = gl * e_b[b] + one
             v_old[b] = V
             t_step[b] = tt + 1
