@@ -42,12 +42,21 @@ def test_registry_and_protocol():
         assert isinstance(v, float) and np.isfinite(v)
 
 
+OPTIONS = {   # the non-default options and compat flags, all at once
+    "tbptt": dict(compat_ring=True),
+    **{k: dict(norm_floor="sigma", compat_stage_length=True, compat_episode_traces=True)
+       for k in ("hybrid", "columnar", "constructive")},
+}
+
+
+@pytest.mark.parametrize("options", [False, True])
 @pytest.mark.parametrize("name", NAMES)
-def test_run_equals_repeated_step_exactly(name):
+def test_run_equals_repeated_step_exactly(name, options):
     xs, cum, cont = _chunk()
-    a = make_learner(name, 12, seed=5, step_size=0.01, **SMALL[name])
-    b = make_learner(name, 12, seed=5, step_size=0.01, **SMALL[name])
-    c = make_learner(name, 12, seed=5, step_size=0.01, **SMALL[name])
+    hp = {**SMALL[name], **(OPTIONS[name] if options else {})}
+    a = make_learner(name, 12, seed=5, step_size=0.01, **hp)
+    b = make_learner(name, 12, seed=5, step_size=0.01, **hp)
+    c = make_learner(name, 12, seed=5, step_size=0.01, **hp)
     v_run = a.run(xs, cum, cont)
     v_step = np.array([b.step(xs[t], float(cum[t]), float(cont[t])) for t in range(len(xs))])
     v_chunks = np.concatenate([c.run(xs[i:j], cum[i:j], cont[i:j])
@@ -63,8 +72,10 @@ def test_batched_runs_equal_single_runs(name):
     xs, cum, cont = _chunk(300)
     hp_list = [{"step_size": 0.01}, {"step_size": 0.003, "lam": 0.5}, {"step_size": 0.01, "optimizer": "sgd"}]
     if name != "tbptt":
-        hp_list[1].update(beta=0.999, var_floor=0.1)
-        hp_list[2]["same_step_stages"] = True
+        hp_list[1].update(beta=0.999, var_floor=0.1, norm_floor="sigma", compat_episode_traces=True)
+        hp_list[2].update(same_step_stages=True, compat_stage_length=True)
+    else:
+        hp_list[1]["compat_ring"] = True
     if name in ("hybrid", "constructive"):
         hp_list[0]["steps_per_stage"] = 40       # may differ per run
     seeds = [1, 2, 1]
@@ -143,6 +154,11 @@ def test_feature_strings_are_a_convenience():
     ("tbptt", {"features": "a:b"}, "features"),
     ("tbptt", {"truncation": 0}, "truncation"),
     ("tbptt", {"rms_eps": 0}, "rms_eps"),
+    ("hybrid", {"norm_floor": "epsilon"}, "norm_floor"),
+    ("columnar", {"compat_stage_length": 1}, "compat_stage_length"),
+    ("constructive", {"compat_episode_traces": "no"}, "compat_episode_traces"),
+    ("tbptt", {"compat_ring": 0}, "compat_ring"),
+    ("tbptt", {"norm_floor": "sigma"}, "unknown hyper-parameter"),
 ])
 def test_invalid_hyperparameters_raise_one_line_config_errors(name, hp, fragment):
     with pytest.raises(ConfigError) as info:

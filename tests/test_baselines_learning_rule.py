@@ -184,4 +184,4 @@ def test_compat_episode_traces_matches_reference(T, U, sps):
     v_default = make_learner("hybrid", n, seed=4, **hp).run(xs, cum, cont)
     assert np.max(np.abs(v_default - v_kernel)) > 1e-4
     with pytest.raises(ConfigError, match="compat_episode_traces"):
-        make_learner("hybrid", n, seed=4, compat_episode_traces=None or "on")
+        make_learner("hybrid", n, seed=4, compat_episode_traces="on")
