@@ -286,7 +286,7 @@ class RefTBPTTLearner:
     """The T-BPTT learner of SPEC §6: forward, BPTT of V_t through the last k steps (current
     weights, stored activations), TD(λ) with accumulating traces, RMSProp/SGD."""
 
-    def __init__(self, Wg, Ug, bg, k, alpha, lam, rms, b2=0.9999, eps=1e-8):
+    def __init__(self, Wg, Ug, bg, k, alpha, lam, rms, b2=0.9999, eps=1e-8, compat_traces=False):
         self.p = {"W": Wg.astype(float).copy(), "U": Ug.astype(float).copy(), "b": bg.astype(float).copy(),
                   "w": np.zeros(Ug.shape[1])}
         self.e = {key: np.zeros_like(v) for key, v in self.p.items()}
@@ -294,6 +294,7 @@ class RefTBPTTLearner:
         self.k, self.alpha, self.lam, self.rms, self.b2, self.eps = k, alpha, lam, rms, b2, eps
         H = Ug.shape[1]
         self.h, self.c, self.hist, self.t, self.V_old = np.zeros(H), np.zeros(H), [], 0, 0.0
+        self.compat, self.g_prev = compat_traces, None     # C's order: e ← γ_t·λ·e + ĝ_{t−1}, then update
 
     def step(self, x, cum, gamma):
         p = self.p
@@ -305,8 +306,14 @@ class RefTBPTTLearner:
         grads = {"W": dW, "U": dU, "b": db, "w": h.copy()}
         delta = cum + gamma * V - self.V_old if self.t > 0 else 0.0
         for key in p:
+            if self.compat:
+                if self.t > 0:
+                    self.e[key] = gamma * self.lam * self.e[key] + self.g_prev[key]
+                    _opt(p[key], self.e[key], self.v[key], delta, self.alpha, self.rms, self.b2, self.eps)
+                continue
             if self.t > 0:
                 _opt(p[key], self.e[key], self.v[key], delta, self.alpha, self.rms, self.b2, self.eps)
             self.e[key] = gamma * self.lam * self.e[key] + grads[key]
+        self.g_prev = grads
         self.V_old, self.t = V, self.t + 1
         return V

@@ -43,7 +43,7 @@ def test_registry_and_protocol():
 
 
 OPTIONS = {   # the non-default options and compat flags, all at once
-    "tbptt": dict(compat_ring=True),
+    "tbptt": dict(compat_ring=True, compat_episode_traces=True),
     **{k: dict(norm_floor="sigma", compat_stage_length=True, compat_episode_traces=True)
        for k in ("hybrid", "columnar", "constructive")},
 }
@@ -75,7 +75,7 @@ def test_batched_runs_equal_single_runs(name):
         hp_list[1].update(beta=0.999, var_floor=0.1, norm_floor="sigma", compat_episode_traces=True)
         hp_list[2].update(same_step_stages=True, compat_stage_length=True)
     else:
-        hp_list[1]["compat_ring"] = True
+        hp_list[1].update(compat_ring=True, compat_episode_traces=True)
     if name in ("hybrid", "constructive"):
         hp_list[0]["steps_per_stage"] = 40       # may differ per run
     seeds = [1, 2, 1]
@@ -158,6 +158,7 @@ def test_feature_strings_are_a_convenience():
     ("columnar", {"compat_stage_length": 1}, "compat_stage_length"),
     ("constructive", {"compat_episode_traces": "no"}, "compat_episode_traces"),
     ("tbptt", {"compat_ring": 0}, "compat_ring"),
+    ("tbptt", {"compat_episode_traces": "yes"}, "compat_episode_traces"),
     ("tbptt", {"norm_floor": "sigma"}, "unknown hyper-parameter"),
 ])
 def test_invalid_hyperparameters_raise_one_line_config_errors(name, hp, fragment):

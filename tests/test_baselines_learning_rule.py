@@ -54,20 +54,26 @@ def test_column_network_learner_matches_reference(T, U, sps, same, opt):
     assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("H,k,opt", [(2, 4, "rmsprop"), (3, 1, "sgd"), (2, 12, "rmsprop")])
-def test_tbptt_learner_matches_reference(H, k, opt):
+@pytest.mark.parametrize("H,k,opt,compat", [(2, 4, "rmsprop", False), (3, 1, "sgd", False), (2, 12, "rmsprop", False),
+                                            (2, 4, "rmsprop", True), (3, 2, "sgd", True)])
+def test_tbptt_learner_matches_reference(H, k, opt, compat):
+    """compat: compat_episode_traces=True (C's trace order, SPEC §9.2 item 4) on both sides; it must
+    change the predictions."""
     n, N = 4, 200
     xs, cum, cont = _stream(n, N, seed=H + k)
-    L = make_learner("tbptt", n, seed=2, hidden=H, truncation=k, step_size=0.01, lam=0.9, optimizer=opt,
-                     dtype="float64")
+    hp = dict(hidden=H, truncation=k, step_size=0.01, lam=0.9, optimizer=opt, dtype="float64")
+    L = make_learner("tbptt", n, seed=2, compat_episode_traces=compat, **hp)
     st = L.state
     ref = RefTBPTTLearner(st.Wt[0].T.reshape(4, H, n), st.Ut[0].T.reshape(4, H, H), st.bias[0, 0].reshape(4, H),
-                          k, 0.01, 0.9, opt == "rmsprop")
-    v_kernel = L.run(xs, cum, cont)
+                          k, 0.01, 0.9, opt == "rmsprop", compat_traces=compat)
+    v_kernel = np.concatenate([L.run(xs[:77], cum[:77], cont[:77]), L.run(xs[77:], cum[77:], cont[77:])])
     v_ref = np.array([ref.step(xs[t], cum[t], cont[t]) for t in range(N)])
     assert np.max(np.abs(v_kernel - v_ref)) < 1e-9 * max(1.0, np.max(np.abs(v_ref)))
     assert np.max(np.abs(v_kernel)) > 1e-2
     assert np.allclose(st.Ut[0].T.reshape(4, H, H), ref.p["U"], rtol=0, atol=1e-9)
+    if compat:
+        v_default = make_learner("tbptt", n, seed=2, **hp).run(xs, cum, cont)
+        assert np.max(np.abs(v_default - v_kernel)) > 1e-4
 
 
 def test_eligibility_traces_decay_with_the_discount_into_the_state():

@@ -16,7 +16,8 @@ Hyper-parameters (unknown or invalid ones raise :class:`oscbench.errors.ConfigEr
   episode-boundary trace order, for parity tests only);
   convenience ``features="T:U:S"``.
 * ``tbptt``: ``hidden``, ``truncation``, ``step_size``, ``lam``, ``optimizer``, ``rms_beta2``,
-  ``rms_eps``, ``dtype``, ``compat_ring`` (default False; C's k-slot ring, parity tests only);
+  ``rms_eps``, ``dtype``, ``compat_ring``, ``compat_episode_traces`` (default False; C's k-slot ring and
+  episode-trace order, parity tests only);
   convenience ``features="k:H"``.
 """
 from __future__ import annotations

@@ -25,8 +25,27 @@ from oscbench.baselines.kernels_column import scaled_sigmoid
 
 
 @njit(cache=True, error_model="numpy")
-def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g."""
+def _td_step(theta, e, v, g, gp, cep, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g.
+
+    ``cep`` (C's episode-trace order, parity only): e = γλ·e + gp (the previous step's gradient), then
+    θ += step(δ·e), then gp = g.
+    """
+    if cep:
+        for i in range(theta.shape[0]):
+            for j in range(theta.shape[1]):
+                if upd:
+                    ev = gl * e[i, j] + gp[i, j]
+                    e[i, j] = ev
+                    gr = delta * ev
+                    if rms:
+                        sv = b2 * v[i, j] + omb2 * gr * gr
+                        v[i, j] = sv
+                        theta[i, j] += a * gr / (math.sqrt(sv) + eps)
+                    else:
+                        theta[i, j] += a * gr
+                gp[i, j] = g[i, j]
+        return
     for i in range(theta.shape[0]):
         if upd and rms:
             for j in range(theta.shape[1]):
@@ -48,14 +67,17 @@ def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: 
 
 @njit(cache=True, error_model="numpy")
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
-              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
-              alpha, lam, use_rms, rms_b2, rms_eps, compat_ring, truncation, efloat, ebits):  # pragma: no cover - compiled
+              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old, gWp, gUp, gbp, gwp,
+              alpha, lam, use_rms, rms_b2, rms_eps, compat_ring, compat_traces, truncation, efloat,
+              ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
     Biases and output weights are stored as ``[B, 1, 4H]`` / ``[B, 1, H]``; ``efloat`` (length >= 4H)
     and ``ebits`` (its integer view) are exp scratch. ``compat_ring[b]`` != 0 reproduces the reference
     code's k-slot ring (parity tests only): the oldest step of a full window reads h_t, c_t as its
-    previous state instead of h_{t-k}, c_{t-k}.
+    previous state instead of h_{t-k}, c_{t-k}. ``compat_traces[b]`` != 0 reproduces C's episode-trace
+    order (SPEC §9.2 item 4, parity only): the trace used with δ_t is γ_t·λ·e + ĝ_{t-1}; ``gWp, gUp,
+    gbp, gwp`` (shapes of Wt, Ut, bias, w_out) keep ĝ_{t-1} for that.
     """
     N = xs.shape[0]
     B = Wt.shape[0]
@@ -99,6 +121,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
         omb2 = one - b2
         eps = rms_eps[b]
         cring = compat_ring[b] != 0
+        cep = compat_traces[b] != 0
         for t in range(N):
             tt = t_step[b]
             slot = tt % K1
@@ -181,9 +204,9 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps)
-            _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps)
-            _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps)
-            _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(W, eW[b], vW[b], gW, gWp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(Uw, eU[b], vU[b], gU, gUp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(bi, eb[b], vb[b], gb, gbp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
+            _td_step(wo, ew[b], vw[b], gh, gwp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
             v_old[b] = V
             t_step[b] = tt + 1

@@ -9,7 +9,8 @@ U(−1/√H, 1/√H) in that order. Every step t (a sliding window, not once per
    stored activations, h_{t−k} and c_{t−k} held constant (the ring keeps k + 1 steps so that they are
    the right ones -- the reference code's k-slot ring is off by one, SPEC §6; ``compat_ring=True``
    reproduces that bug for parity tests only: the oldest step of a full window then reads h_t, c_t);
-3. δ_t = c_t + γ_t·V_t − V_{t−1}; θ ← θ + step(δ_t·e_{t−1}); e_t = γ_t·λ·e_{t−1} + ĝ_t.
+3. δ_t = c_t + γ_t·V_t − V_{t−1}; θ ← θ + step(δ_t·e_{t−1}); e_t = γ_t·λ·e_{t−1} + ĝ_t
+   (``compat_episode_traces=True``, parity only: C's order, θ ← θ + step(δ_t·(γ_t·λ·e + ĝ_{t−1}))).
 
 ``step`` is RMSProp (v ← β2·v + (1−β2)·g², θ += α·g/(√v + ε), v₀ = 1; the same α for every parameter,
 ``tbptt_rmsprop`` in the reference code) or plain SGD (``optimizer="sgd"``).
@@ -44,6 +45,7 @@ class TBPTTConfig:
     dtype: str
     variant: str = NAME
     compat_ring: bool = False
+    compat_episode_traces: bool = False
 
     @property
     def structure(self) -> tuple:
@@ -71,6 +73,7 @@ def tbptt_config(n_features: int, **hp: Any) -> TBPTTConfig:
         rms_eps=hpm.real(NAME, "rms_eps", merged["rms_eps"], 0.0, 1.0, lo_open=True),
         dtype=np.dtype(hpm.dtype_of(NAME, merged["dtype"])).name,
         compat_ring=hpm.flag(NAME, "compat_ring", merged["compat_ring"]),
+        compat_episode_traces=hpm.flag(NAME, "compat_episode_traces", merged["compat_episode_traces"]),
     )
 
 
@@ -81,7 +84,8 @@ class TBPTTState:
         Wt [B, n, 4H] (input-major), Ut [B, H, 4H], bias [B, 1, 4H], w_out [B, 1, H];
         eW / eU / eb / ew (eligibility traces) and vW / vU / vb / vw (RMSProp state), same shapes;
         ring_x [B, K1, n], ring_g [B, K1, 4H] (activated gates), ring_c / ring_tc / ring_h [B, K1, H];
-        t_step [B] (int64), v_old [B].
+        t_step [B] (int64), v_old [B]; gWp / gUp / gbp / gwp (the last step's gradient, same shapes as
+        the parameters; used only with compat_episode_traces).
     """
 
     def __init__(self, configs: list[TBPTTConfig], seeds: list[int]) -> None:
@@ -115,8 +119,11 @@ class TBPTTState:
         self.ring_h = np.zeros((B, K1, H), dt)
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
+        self.gWp, self.gUp = np.zeros_like(self.Wt), np.zeros_like(self.Ut)
+        self.gbp, self.gwp = np.zeros_like(self.bias), np.zeros_like(self.w_out)
         self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), (lambda c: c.optimizer == "rmsprop", np.uint8),
-                              ("rms_beta2", dt), ("rms_eps", dt), ("compat_ring", np.uint8))
+                              ("rms_beta2", dt), ("rms_eps", dt), ("compat_ring", np.uint8),
+                              ("compat_episode_traces", np.uint8))
 
     @property
     def dtype(self) -> np.dtype:
@@ -130,5 +137,6 @@ class TBPTTState:
         efloat, ebits = exp_scratch(self.Wt.shape[2], self.dtype)
         tbptt_run(xs, cum, cont, out, self.Wt, self.Ut, self.bias, self.w_out, self.eW, self.eU, self.eb,
                   self.ew, self.vW, self.vU, self.vb, self.vw, self.ring_x, self.ring_g, self.ring_c,
-                  self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
+                  self.ring_tc, self.ring_h, self.t_step, self.v_old, self.gWp, self.gUp, self.gbp,
+                  self.gwp, *self.hp, self.configs[0].truncation,
                   efloat, ebits)
