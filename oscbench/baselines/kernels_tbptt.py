@@ -25,27 +25,27 @@ from oscbench.baselines.kernels_column import scaled_sigmoid
 
 
 @njit(cache=True, error_model="numpy")
-def _td_step(theta, e, v, g, gp, cep, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g.
+def _td_step_compat(theta, e, v, g, gp, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
+    """C's episode-trace order (parity only): e = γλ·e + gp (the previous step's gradient), then
+    θ += step(δ·e) (when ``upd``), then gp = g."""
+    for i in range(theta.shape[0]):
+        for j in range(theta.shape[1]):
+            if upd:
+                ev = gl * e[i, j] + gp[i, j]
+                e[i, j] = ev
+                gr = delta * ev
+                if rms:
+                    sv = b2 * v[i, j] + omb2 * gr * gr
+                    v[i, j] = sv
+                    theta[i, j] += a * gr / (math.sqrt(sv) + eps)
+                else:
+                    theta[i, j] += a * gr
+            gp[i, j] = g[i, j]
 
-    ``cep`` (C's episode-trace order, parity only): e = γλ·e + gp (the previous step's gradient), then
-    θ += step(δ·e), then gp = g.
-    """
-    if cep:
-        for i in range(theta.shape[0]):
-            for j in range(theta.shape[1]):
-                if upd:
-                    ev = gl * e[i, j] + gp[i, j]
-                    e[i, j] = ev
-                    gr = delta * ev
-                    if rms:
-                        sv = b2 * v[i, j] + omb2 * gr * gr
-                        v[i, j] = sv
-                        theta[i, j] += a * gr / (math.sqrt(sv) + eps)
-                    else:
-                        theta[i, j] += a * gr
-                gp[i, j] = g[i, j]
-        return
+
+@njit(cache=True, error_model="numpy")
+def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g."""
     for i in range(theta.shape[0]):
         if upd and rms:
             for j in range(theta.shape[1]):
@@ -152,6 +152,11 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 rh[slot, u] = hn
                 V += wo[0, u] * hn
             out[b, t] = V
+            if cring and tt >= k:       # C's k-slot ring: the state before the window reads as h_t, c_t
+                old = (tt + 1) % K1     # = (tt - k) % K1, read only as the oldest window step's previous
+                for u in range(H):
+                    rc[old, u] = rc[slot, u]
+                    rh[old, u] = rh[slot, u]
             # ------------------------------------------------------------ truncated backward of V_t (θ_t)
             for r in range(R):
                 gb[0, r] = zero
@@ -167,7 +172,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             for back in range(depth):
                 tau = tt - back
                 sl = tau % K1
-                pl = slot if cring and back == k - 1 else (tau - 1) % K1
+                pl = (tau - 1) % K1
                 for u in range(H):
                     ig = rg[sl, u]
                     fg = rg[sl, H + u]
@@ -204,9 +209,15 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            _td_step(W, eW[b], vW[b], gW, gWp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
-            _td_step(Uw, eU[b], vU[b], gU, gUp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
-            _td_step(bi, eb[b], vb[b], gb, gbp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
-            _td_step(wo, ew[b], vw[b], gh, gwp[b], cep, delta, gl, upd, rms, a, b2, omb2, eps)
+            if cep:
+                _td_step_compat(W, eW[b], vW[b], gW, gWp[b], delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step_compat(Uw, eU[b], vU[b], gU, gUp[b], delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step_compat(bi, eb[b], vb[b], gb, gbp[b], delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step_compat(wo, ew[b], vw[b], gh, gwp[b], delta, gl, upd, rms, a, b2, omb2, eps)
+            else:
+                _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps)
             v_old[b] = V
             t_step[b] = tt + 1
