@@ -351,13 +351,15 @@ def ccn_run(xs, cum, cont, out,
                         coef[3, l] = kh
                         coef[5, l] = zero
                         coef[6, l] = sc
-                        coef[8, l] = scp[k]
                         coef[7, l] = hp[k]          # D of the recurrent-weight row
                     coef[4, 4 * kk] = gg * di          # ∂c/∂a_i
                     coef[4, 4 * kk + 1] = cprev * df   # ∂c/∂a_f
                     coef[4, 4 * kk + 2] = zero
                     coef[4, 4 * kk + 3] = ig * dg      # ∂c/∂a_g
                     coef[5, 4 * kk + 2] = tc * do      # ∂h/∂a_o
+                    if cep:
+                        for q in range(4):
+                            coef[8, 4 * kk + q] = scp[k]
                 for r in range(m + 2):
                     if r == 1:
                         for l in range(L):
