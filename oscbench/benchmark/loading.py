@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oscbench._hashing import sha256_file
 from oscbench.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -85,15 +86,11 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def package_sha256(directory: Path) -> str:
     """Digest of a package's Python sources: sha256 of ``<relative path>|<sha256>`` lines, sorted by path."""
     h = hashlib.sha256()
     for f in sorted(directory.rglob("*.py")):
-        h.update(f"{f.relative_to(directory).as_posix()}|{sha256_of(f)}\n".encode())
+        h.update(f"{f.relative_to(directory).as_posix()}|{sha256_file(f)}\n".encode())
     return h.hexdigest()
 
 
@@ -114,7 +111,7 @@ def _from_callable(factory: Callable[..., Any], spec: str | None = None, name: s
     src = _source_of(factory)
     qual = getattr(factory, "__qualname__", type(factory).__name__)
     mod = getattr(factory, "__module__", None) or "?"
-    return LoadedLearner(spec or f"{mod}:{qual}", name or qual, factory, src, sha256_of(src) if src else None)
+    return LoadedLearner(spec or f"{mod}:{qual}", name or qual, factory, src, sha256_file(src) if src else None)
 
 
 def _load_baseline(name: str) -> LoadedLearner:
@@ -159,7 +156,7 @@ def _load_file(spec: str, path_text: str, factory_name: str) -> LoadedLearner:
         raise ConfigError(f"{path} defines no {factory_name!r}; add it or name the factory as {path}:NAME.")
     name = path.stem if factory_name == DEFAULT_FACTORY else f"{path.stem}:{factory_name}"
     loaded = _from_callable(factory, spec=spec, name=name)
-    loaded.source_path, loaded.source_sha256 = path.resolve(), sha256_of(path)
+    loaded.source_path, loaded.source_sha256 = path.resolve(), sha256_file(path)
     return loaded
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from oscbench._hashing import sha256_file
 from oscbench import __version__
 from oscbench._atomic import atomic_path
 from oscbench.errors import ConfigError, DataError
@@ -55,15 +56,6 @@ def resolve_source(filename: str, upstream_base: str, mirror: str | os.PathLike[
         raise ConfigError(f"mirror {base!r} is neither an http(s)/file URL nor an existing directory; "
                           f"fix --mirror or ${ENV_MIRROR}.")
     return str(root / filename)
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Truncated(Exception):
@@ -120,7 +112,7 @@ def fetch(source: str, dest: str | os.PathLike[str], *, sha256: str, size: int |
     """
     dest = Path(dest).expanduser()
     sha256 = sha256.lower()
-    if dest.is_file() and sha256_of(dest) == sha256:
+    if dest.is_file() and sha256_file(dest) == sha256:
         return Fetched(dest, False, source)
     last = ""
     for attempt in range(retries + 1):

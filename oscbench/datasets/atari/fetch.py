@@ -14,7 +14,8 @@ import h5py
 from oscbench.datasets import paths
 from oscbench.datasets.atari import games as G
 from oscbench.datasets.atari.generate import canonical_id, generate_many, policy_path
-from oscbench.datasets.download import Fetched, fetch, resolve_source, sha256_of
+from oscbench._hashing import sha256_file
+from oscbench.datasets.download import Fetched, fetch, resolve_source
 from oscbench.datasets.format import DatasetFile
 from oscbench.errors import DataError
 
@@ -91,7 +92,7 @@ def local_status(game: str) -> str:
         want = G.game_facts(game).get("fingerprint", {}).get("frames_sha256")
         return "differs" if want and stored != want else "ready"
     pol = policy_path(game)
-    if pol.is_file() and sha256_of(pol) == G.game_facts(game)["policy_sha256"]:
+    if pol.is_file() and sha256_file(pol) == G.game_facts(game)["policy_sha256"]:
         return "log only"
     return "absent"
 
