@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
+from oscbench.datasets.format import array_digest_line
 from oscbench.datasets.stream import StepChunk
 from oscbench.errors import ConfigError, DataError
 
@@ -203,11 +203,6 @@ class StreamSource:
     dataset: dict[str, Any]                              # {id, sha256, sha256_kind, params, seed, path}
 
 
-def _array_line(name: str, a: np.ndarray) -> str:
-    a = np.ascontiguousarray(a)
-    return f"{name}|{a.dtype.str}|{list(a.shape)}|{hashlib.sha256(a.tobytes()).hexdigest()}\n"
-
-
 def stream_digest(dataset_id: str, params: Mapping[str, Any], seed: int | None, n_steps: int,
                   first: StepChunk) -> str:
     """Digest of a generated stream as a run used it.
@@ -224,7 +219,7 @@ def stream_digest(dataset_id: str, params: Mapping[str, Any], seed: int | None, 
     for name in ("observations", "cumulants", "continuations", "returns", "returns_truncated"):
         a = getattr(first, name)
         if a is not None:
-            h.update(_array_line(name, a).encode())
+            h.update(array_digest_line(name, a).encode())
     return h.hexdigest()
 
 

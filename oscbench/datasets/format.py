@@ -69,11 +69,21 @@ def _le(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def digest_line(path: str, dtype: str, shape: tuple[int, ...], sha256: str) -> str:
+    """One ``<path>|<dtype>|<shape>|<sha256>`` line of a combined digest."""
+    return f"{path}|{dtype}|{list(shape)}|{sha256}\n"
+
+
+def array_digest_line(path: str, a: np.ndarray) -> str:
+    """:func:`digest_line` of an in-memory array (hashed as little-endian C-order bytes)."""
+    a = _le(a)
+    return digest_line(path, a.dtype.str, a.shape, hashlib.sha256(a.tobytes()).hexdigest())
+
+
 def _combine(entries: Mapping[str, tuple[str, tuple[int, ...], str]]) -> str:
     h = hashlib.sha256()
     for path in sorted(entries):
-        dtype, shape, digest = entries[path]
-        h.update(f"{path}|{dtype}|{list(shape)}|{digest}\n".encode())
+        h.update(digest_line(path, *entries[path]).encode())
     return h.hexdigest()
 
 
