@@ -85,6 +85,7 @@ def test_eligibility_traces_decay_with_the_discount_into_the_state():
     g_run = make_learner("hybrid", n, seed=1, lam=0.0, **hp)
     e_run = make_learner("hybrid", n, seed=1, lam=0.7, **hp)
     e = None
+    prev_ew = None
     for t in range(N):
         g_run.step(xs[t], cum[t], cont[t])
         e_run.step(xs[t], cum[t], cont[t])
@@ -93,8 +94,8 @@ def test_eligibility_traces_decay_with_the_discount_into_the_state():
             e = np.zeros_like(grad)          # a new stage: its traces start at 0
         e = cont[t] * 0.7 * e + grad
         assert np.allclose(e_run.state.E[0], e, rtol=1e-12, atol=1e-14)
-        assert np.allclose(e_run.state.e_w[0], g_run.state.e_w[0] + cont[t] * 0.7 * prev_ew, rtol=1e-12) \
-            if t else True
+        if t:
+            assert np.allclose(e_run.state.e_w[0], g_run.state.e_w[0] + cont[t] * 0.7 * prev_ew, rtol=1e-12)
         prev_ew = e_run.state.e_w[0].copy()
         if cont[t] == 0.0:
             assert np.array_equal(e_run.state.E[0], grad)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leaderboard_fixtures import SOURCE, make_record, make_records, write_records
+from leaderboard_fixtures import make_record, make_records, write_records
 from oscbench.cli import cli
 from oscbench.leaderboard import entries as E
 from oscbench.leaderboard.submissions import submit, validate_all

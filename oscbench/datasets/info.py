@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from oscbench.datasets.format import DatasetFile
-from oscbench.errors import DataError
 
 
 def dataset_info(path: str | Path, *, verify: bool = True) -> dict[str, Any]:
@@ -16,11 +15,8 @@ def dataset_info(path: str | Path, *, verify: bool = True) -> dict[str, Any]:
     with DatasetFile(path, verify=False) as ds:
         status = "not checked"
         if verify:
-            try:
-                ds.verify()
-                status = "ok"
-            except DataError as err:
-                raise err
+            ds.verify()  # raises DataError naming the problem
+            status = "ok"
         stats: dict[str, Any] = {}
         for name in ("returns", "returns_truncated", "cumulants"):
             if name not in ds.step_arrays:
@@ -51,9 +47,9 @@ def format_info(info: dict[str, Any]) -> str:
         f"id          {info['dataset_id']}   (kind {info['kind']})",
         f"file        {info['path']}   {info['size_bytes'] / 1e6:.2f} MB",
         f"steps       {info['n_steps']:,}   features {info['n_features']}   gamma {info['gamma']}   seed {info['seed']}",
-        f"params      " + ", ".join(f"{k}={v}" for k, v in info["params"].items()),
+        "params      " + ", ".join(f"{k}={v}" for k, v in info["params"].items()),
         f"digest      {info['content_sha256'][:16]}…  {info['digest_status']}",
-        f"versions    " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
+        "versions    " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
     ]
     for name, st in info["statistics"].items():
         lines.append(f"{name:<18}mean {st['mean']:.5g}  var {st['var']:.5g}  min {st['min']:.5g}  max {st['max']:.5g}")

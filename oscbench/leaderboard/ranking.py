@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from oscbench.leaderboard import aggregate as agg
-from oscbench.leaderboard.entries import is_active
 
 REFERENCE_LEARNERS = ("hybrid", "constructive", "columnar", "tbptt")
 
