@@ -428,6 +428,10 @@ def leaderboard_show(task, preset, as_json, root) -> None:
     from oscbench.leaderboard.render_markdown import board_text
     from oscbench.leaderboard.site import load_valid_entries
 
+    if task:
+        from oscbench.benchmark.tasks import resolve
+
+        resolve(task)  # an unknown task or game is a user error, not an empty board
     boards = filter_boards(build_boards(load_valid_entries(root)), task, preset)
     if as_json:
         _dump_json(to_json(boards))

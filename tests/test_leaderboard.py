@@ -267,3 +267,14 @@ def test_committed_site_is_up_to_date(tmp_path: Path) -> None:
             f"leaderboard/{rel} is stale; run `oscbench leaderboard build` and commit the result"
     names = lambda d: sorted(p.name for p in (d / "site/plots").glob("*.svg"))  # noqa: E731
     assert names(fresh) == names(lb)
+
+
+def test_show_refuses_an_unknown_task_but_not_an_empty_one(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from oscbench.cli import cli
+
+    r = CliRunner().invoke(cli, ["leaderboard", "show", "--task", "nope-v1", "--root", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown task 'nope-v1'" in r.output
+    r = CliRunner().invoke(cli, ["leaderboard", "show", "--task", "atari-v1/Pong", "--root", str(tmp_path)])
+    assert r.exit_code == 0 and "no entries for atari-v1/Pong" in r.output
