@@ -162,7 +162,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS) -> EvaluationResults:
+             chunk_steps: int = CHUNK_STEPS, stream_seeds: Mapping[int, int] | None = None,
+             stream_offset: int = 0) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
 
     Args:
@@ -179,6 +180,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         progress: show tqdm progress bars (steps, steps/s, running error).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
             patterning, game -> file for Atari) instead of generating/locating it.
+        stream_seeds: learner seed -> stream seed, for tasks whose stream is generated per seed
+            (trace patterning): run the learner seeded with s on the stream of ``stream_seeds[s]``
+            instead of the stream of s (held-out verification; the record's ``dataset.seed`` names
+            the stream seed). Default: stream seed = learner seed.
+        stream_offset: recorded (looped) streams: start at this stored step instead of step 0.
 
     Raises:
         ConfigError: unknown task, preset or learner, rejected hyper-parameters, or a declared
@@ -209,13 +215,19 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
     bin_steps = t.bin_steps(p, steps)
     budget_checked = False
     # fixed (recorded) streams: open and verify every game's file before anything runs
-    fixed = {g: tasks.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0))
+    if stream_seeds is not None and (t.seed_policy != "shared" or set(stream_seeds) != set(seed_list)):
+        raise ConfigError("stream_seeds must map every run seed to a stream seed, for a task whose stream "
+                          f"is generated per seed ({t.id} has seed policy {t.seed_policy!r}).")
+    fixed = {g: tasks.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0),
+                                  offset=stream_offset)
              for g in games} if t.seed_policy == "learner-only" else {}
     for game in games:
         for seed in seed_list:
             if t.seed_policy == "shared":
-                source = tasks.open_stream(t, game=game, seed=seed, n_steps=steps,
-                                           dataset=_pick_dataset(dataset, t, game, seed))
+                stream_seed = int(stream_seeds[seed]) if stream_seeds is not None else seed
+                source = tasks.open_stream(t, game=game, seed=stream_seed, n_steps=steps,
+                                           dataset=_pick_dataset(dataset, t, game, stream_seed),
+                                           offset=stream_offset)
             else:
                 source = fixed[game]
 

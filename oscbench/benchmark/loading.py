@@ -5,9 +5,12 @@ A learner is named as
 * a reference baseline: ``hybrid``, ``columnar``, ``constructive`` or ``tbptt``
   (:data:`oscbench.baselines.BASELINES`; their default hyper-parameters for a task come from
   :func:`oscbench.baselines.reference_config`, and the user's override them; their source digest
-  covers every ``.py`` file of :mod:`oscbench.baselines`, see :func:`package_sha256`);
+  covers the modules of :mod:`oscbench.baselines` that compute predictions -- every ``.py`` file but
+  :data:`BASELINE_NON_PREDICTION` (speed cases, sweeps) -- see :func:`reference_sha256`);
 * a Python file: ``path/to/file.py`` or ``path/to/file.py:factory`` (default factory ``make_learner``);
 * an importable module: ``package.module:factory`` (or ``package.module`` for ``make_learner``);
+  its source digest covers every ``.py`` file of its top-level package (:func:`package_sha256`), or
+  the module file alone when it is not in a package;
 * or, from Python, the factory callable itself.
 
 Hyper-parameters come from ``--hp name=value`` (the value is read as a TOML scalar or array:
@@ -36,6 +39,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 BASELINE_NAMES = ("hybrid", "columnar", "constructive", "tbptt")
+#: modules of oscbench.baselines that compute no prediction (speed cases, step-size sweeps): left out of
+#: the reference learners' code digest and code archive, so changing them keeps reference entries valid
+BASELINE_NON_PREDICTION = frozenset({"bench.py", "sweep.py"})
 DEFAULT_FACTORY = "make_learner"
 _MODULE_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -86,12 +92,65 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def package_files(directory: Path) -> list[Path]:
+    """The Python sources a package digest covers: every ``*.py`` under ``directory`` (sorted by relative
+    path; ``__pycache__`` and hidden directories left out); for the reference baselines package, only the
+    modules that compute predictions (see :data:`BASELINE_NON_PREDICTION`)."""
+    directory = Path(directory)
+    skip = BASELINE_NON_PREDICTION if _is_baselines_dir(directory) else frozenset()
+    out = []
+    for f in directory.rglob("*.py"):
+        rel = f.relative_to(directory)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts[:-1]):
+            continue
+        if rel.as_posix() in skip or not f.is_file():
+            continue
+        out.append(f)
+    return sorted(out, key=lambda f: f.relative_to(directory).as_posix())
+
+
 def package_sha256(directory: Path) -> str:
-    """Digest of a package's Python sources: sha256 of ``<relative path>|<sha256>`` lines, sorted by path."""
+    """Digest of a package's Python sources (:func:`package_files`): sha256 of ``<relative path>|<sha256>``
+    lines, sorted by path."""
     h = hashlib.sha256()
-    for f in sorted(directory.rglob("*.py")):
+    for f in package_files(directory):
         h.update(f"{f.relative_to(directory).as_posix()}|{sha256_file(f)}\n".encode())
     return h.hexdigest()
+
+
+def code_sha256(path: str | Path) -> str:
+    """The source digest of learner code at ``path``, as records carry it: a file's sha256, or a package
+    directory's :func:`package_sha256`."""
+    path = Path(path)
+    return package_sha256(path) if path.is_dir() else sha256_file(path)
+
+
+def _baselines_dir() -> Path | None:
+    spec = importlib.util.find_spec("oscbench.baselines")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+def _is_baselines_dir(directory: Path) -> bool:
+    here = _baselines_dir()
+    try:
+        return here is not None and directory.resolve() == here.resolve()
+    except OSError:
+        return False
+
+
+def reference_sha256() -> str | None:
+    """The code digest of this installation's reference learners (None when oscbench.baselines is absent)."""
+    here = _baselines_dir()
+    return package_sha256(here) if here is not None else None
+
+
+def _package_root(module: Any) -> Path | None:
+    """The directory of the top-level package ``module`` belongs to (None for a lone module)."""
+    top = sys.modules.get(getattr(module, "__name__", "").partition(".")[0])
+    init = getattr(top, "__file__", None) if top is not None else None
+    if not init or Path(init).name != "__init__.py":
+        return None
+    return Path(init).parent
 
 
 def _source_of(obj: Any) -> Path | None:
@@ -172,7 +231,11 @@ def _load_module(spec: str, module_name: str, factory_name: str) -> LoadedLearne
     if factory is None:
         raise ConfigError(f"module {module_name} has no {factory_name!r}; name the factory as {module_name}:NAME.")
     name = module_name.rsplit(".", 1)[-1] + ("" if factory_name == DEFAULT_FACTORY else f":{factory_name}")
-    return _from_callable(factory, spec=spec, name=name)
+    loaded = _from_callable(factory, spec=spec, name=name)
+    root = _package_root(module)
+    if root is not None:  # the learner's code is its whole package (helpers included)
+        loaded.source_path, loaded.source_sha256 = root, package_sha256(root)
+    return loaded
 
 
 def load_learner(spec: str | Callable[..., Any]) -> LoadedLearner:

@@ -19,7 +19,8 @@ these records and nothing else. A record describes one run (one learner, task, p
     audit           {causality, determinism, prefix_steps, chunk_sizes, first_mismatch_step, ...}
     timing          {wall_seconds, cpu_seconds (inside the learner), total_cpu_seconds,
                      steps_per_cpu_second = steps / cpu_seconds, audit_cpu_seconds}
-    provenance      {oscbench_version, git_commit, python, numpy, numba, platform, learner_source_sha256}
+    provenance      {oscbench_version, git_commit, python, numpy, numba, platform, learner_source_sha256,
+                     cpu, compiled_target, cpu_features}  (see :func:`compiled_target`)
     created         ISO 8601 UTC time the record was written
 
 Errors are mean squared errors (V_t − G_t)² of the learner's prediction against the task's target
@@ -97,8 +98,39 @@ def provenance(learner_source_sha256: str | None) -> dict[str, Any]:
         "oscbench_version": __version__, "git_commit": git_commit(),
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba_version,
         "platform": platform.platform(), "machine": platform.machine(),
-        "learner_source_sha256": learner_source_sha256,
+        "learner_source_sha256": learner_source_sha256, **compiled_target(),
     }
+
+
+@lru_cache(maxsize=1)
+def compiled_target() -> dict[str, str | None]:
+    """The processor and the instruction set numba compiles for, for a record's ``provenance``.
+
+    ``cpu``: the CPU model (``/proc/cpuinfo`` model name, else :func:`platform.processor`);
+    ``compiled_target``: numba's target CPU name (``NUMBA_CPU_NAME`` if set, else LLVM's host CPU name,
+    e.g. ``skylake-avx512``); ``cpu_features``: sha256 (16 hex digits) of the target's feature string
+    (``NUMBA_CPU_FEATURES`` or LLVM's host features). Two runs on equal targets execute the same
+    compiled instructions, so their records must agree bitwise (``oscbench leaderboard verify``).
+    """
+    cpu = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    cpu = cpu or platform.processor() or None
+    try:
+        import llvmlite.binding as ll
+        from numba.core import config
+
+        name = config.CPU_NAME or ll.get_host_cpu_name()
+        features = config.CPU_FEATURES if config.CPU_FEATURES is not None else ll.get_host_cpu_features().flatten()
+        digest = hashlib.sha256(features.encode()).hexdigest()[:16]
+    except Exception:  # noqa: BLE001 - no numba/llvmlite: nothing compiled, no target to name
+        name, digest = None, None
+    return {"cpu": cpu, "compiled_target": name, "cpu_features": digest}
 
 
 def _slug(text: str) -> str:

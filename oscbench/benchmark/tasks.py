@@ -268,8 +268,10 @@ def _file_source(path: str | Path, n_steps: int, *, loop: bool, want_params: Map
                          "path": str(Path(path).resolve())})
 
 
-def _atari_source(task: Task, game: str | None, n_steps: int, dataset: str | Path | None) -> StreamSource:
-    """The recorded pass of ``game`` (``oscbench.datasets.atari.AtariStream``), looped; verified on open."""
+def _atari_source(task: Task, game: str | None, n_steps: int, dataset: str | Path | None,
+                  offset: int = 0) -> StreamSource:
+    """The recorded pass of ``game`` (``oscbench.datasets.atari.AtariStream``), looped from stored step
+    ``offset``; verified on open."""
     game = task.check_game(game)
     want_id = task.dataset_id.format(game=game)
     from oscbench.datasets.atari import AtariStream
@@ -282,28 +284,49 @@ def _atari_source(task: Task, game: str | None, n_steps: int, dataset: str | Pat
         block = {"id": stream.dataset_id, "sha256": stream.digest, "sha256_kind": "file-content",
                  "params": dict(info.params), "seed": None, "path": str(Path(path).resolve())}
         n_features = stream.n_features
+        offset %= stream.n_steps_per_pass
 
     def chunks(n: int, chunk_size: int) -> Iterator[StepChunk]:
         with AtariStream(path, verify=False) as s:
-            yield from s.chunks(n, chunk_size)
+            yield from (s.chunks(n, chunk_size) if not offset else _shifted(s.chunks(n + offset, chunk_size), offset))
 
     return StreamSource(n_features, chunks, block)
 
 
-#: task kind -> opener(task, game, seed, n_steps, dataset) (new kinds plug in here)
+def _shifted(chunks: Iterator[StepChunk], offset: int) -> Iterator[StepChunk]:
+    """The steps of ``chunks`` from global step ``offset`` on, renumbered from 0; step 0 gets c = γ = 0."""
+    for c in chunks:
+        end = c.start + len(c)
+        if end <= offset:
+            continue
+        a = max(0, offset - c.start)
+        part = StepChunk(c.start + a - offset, *(None if v is None else v[a:] for v in
+                                                   (c.observations, c.cumulants, c.continuations, c.returns,
+                                                    c.returns_truncated)))
+        if part.start == 0:  # a run starts here: no transition into its first step
+            cum, cont = part.cumulants.copy(), part.continuations.copy()
+            cum[0] = cont[0] = 0
+            part = StepChunk(0, part.observations, cum, cont, part.returns, part.returns_truncated)
+        yield part
+
+
+#: task kind -> opener(task, game, seed, n_steps, dataset[, offset=]) (new kinds plug in here)
 STREAM_OPENERS: dict[str, Callable[..., StreamSource]] = {
     "trace-patterning": lambda task, game, seed, n_steps, dataset: _trace_source(task, seed, n_steps, dataset),
-    "atari": lambda task, game, seed, n_steps, dataset: _atari_source(task, game, n_steps, dataset),
+    "atari": lambda task, game, seed, n_steps, dataset, offset=0: _atari_source(task, game, n_steps, dataset, offset),
 }
 
 
 def open_stream(task: Task, *, game: str | None, seed: int, n_steps: int,
-                dataset: str | Path | None = None) -> StreamSource:
+                dataset: str | Path | None = None, offset: int = 0) -> StreamSource:
     """The stream a run of ``task`` (and ``game``) with ``seed`` scores on.
 
+    ``seed`` is the *stream* seed (generated streams); the evaluator passes the run's seed unless it
+    is told a separate stream seed (``evaluate(stream_seeds=...)``, used by held-out verification).
     ``dataset``: read the stream from this dataset file instead (verified against its digest; for
     trace patterning its parameters and seed must match the task and the run). Atari streams loop
-    over the recorded pass.
+    over the recorded pass; ``offset`` starts them at that stored step instead of step 0 (the first
+    step's cumulant and continuation are 0, as at any run's start; ``oscbench leaderboard verify``).
     """
     if n_steps <= 0:
         raise ConfigError(f"--steps {n_steps} must be positive.")
@@ -311,4 +334,10 @@ def open_stream(task: Task, *, game: str | None, seed: int, n_steps: int,
         opener = STREAM_OPENERS[task.kind]
     except KeyError:
         raise ConfigError(f"task kind {task.kind!r} has no stream opener; upgrade oscbench.") from None
+    if offset and task.kind != "atari":
+        raise ConfigError(f"a stream offset applies to recorded (looped) streams, not to {task.kind}.")
+    if offset < 0:
+        raise ConfigError(f"stream offset {offset} is negative.")
+    if offset:
+        return opener(task, game, seed, n_steps, dataset, offset=offset)
     return opener(task, game, seed, n_steps, dataset)
