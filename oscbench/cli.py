@@ -385,21 +385,26 @@ def _echo_problems(err) -> None:
 @click.option("--description", default=None, help="One paragraph about the learner.")
 @click.option("--command", "command_", default=None, help="The command that produced the records (kept with the entry).")
 @click.option("--supersede", is_flag=True, help="Replace an entry of the same name (the old one stays, marked superseded).")
+@click.option("--code", "code", type=click.Path(path_type=Path), default=None,
+              help="The learner's source (.py file or package directory), stored with the entry so it can be verified.")
+@click.option("--requires", multiple=True, metavar="REQUIREMENT", help="A Python dependency of --code, e.g. 'torch>=2.2' (repeatable).")
 @_LB_ROOT
-def submit_cmd(records, name, authors, url, description, command_, supersede, root) -> None:
+def submit_cmd(records, name, authors, url, description, command_, supersede, code, requires, root) -> None:
     """Validate one learner's RECORDS (files or directories) for one task and preset; write the entry."""
     from oscbench.leaderboard.submissions import submit
     from oscbench.leaderboard.validation import ValidationFailed
 
     try:
         res = submit(list(records), name=name, authors=authors, url=url, description=description,
-                     command=command_, supersede=supersede, root=root)
+                     command=command_, supersede=supersede, root=root, code=code, requires=requires)
     except ValidationFailed as err:
         _echo_problems(err)
         raise SystemExit(2) from None
     if res.superseded:
         click.echo(f"kept the previous entry as {res.superseded} (superseded)")
-    click.echo(f"wrote {res.path}; commit it and run `oscbench leaderboard build`")
+    stored = f" and its code {res.path.parent / res.entry['code']['archive']}" if res.entry.get("code") else \
+        " (unverified: no --code)"
+    click.echo(f"wrote {res.path}{stored}; commit it and run `oscbench leaderboard build`")
 
 
 @cli.group()
@@ -458,6 +463,48 @@ def leaderboard_validate(as_json, root) -> None:
                 click.echo(f"error: {r.path}: {p}", err=True)
         click.echo(f"{len(reports) - len(bad)} of {len(reports)} entries valid")
     if bad:
+        raise SystemExit(1)
+
+
+@leaderboard.command("verify")
+@click.argument("entries", nargs=-1)
+@click.option("--seeds", "n_seeds", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Seeds of the entry re-run and compared (chosen at random).")
+@click.option("--held-out", "n_heldout", type=click.IntRange(0, 100), default=2, show_default=True,
+              help="Runs on fresh streams (trace patterning) or a shifted pass (Atari).")
+@click.option("--prefix", is_flag=True, help="Cheap check only: re-run the first curve bins of every seed; sets no status.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_LB_ROOT
+def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root) -> None:
+    """Re-run ENTRIES (slugs or entry files; none = every entry) from their stored code; record the status."""
+    from oscbench.leaderboard import verify as V
+
+    paths = V.resolve_entries(root, entries)
+    out, failed = [], 0
+    for path in paths:
+        if prefix:
+            problems = V.verify_prefix(path)
+            failed += bool(problems)
+            out.append({"file": str(path), "status": "failed" if problems else "passed", "problems": problems})
+            if not as_json:
+                for line in problems:
+                    click.echo(f"error: {path}: {line}", err=True)
+                click.echo(f"{path}: first {V.PREFIX_BINS} curve bins of every seed "
+                           f"{'do not reproduce' if problems else 'reproduce'}")
+            continue
+        res = V.verify_entry(path, n_seeds=n_seeds, n_heldout=n_heldout, progress=not (quiet or as_json))
+        written = V.write_verification(res)
+        failed += res.status != "verified"
+        out.append({"file": str(path), "status": res.status, "verification": str(written),
+                    "checks": [c.to_dict() for c in res.checks]})
+        if not as_json:
+            for c in res.checks:
+                click.echo(f"{'ok' if c.passed else 'FAILED'} {c.kind}: {c.detail}", err=not c.passed)
+            click.echo(f"{path}: {res.status} (written to {written})")
+    if as_json:
+        _dump_json(out)
+    if failed:
         raise SystemExit(1)
 
 

@@ -14,8 +14,17 @@ An entry lives at ``<root>/submissions/<task id>/<preset>/<slug>.json`` (``root`
     games           null (trace patterning), or the sorted Atari games the records cover
     aggregate       figures recomputed from ``records`` (see :mod:`oscbench.leaderboard.aggregate`)
     records         every result record (``oscbench.benchmark.records``), sorted by (game, seed)
+    code            null (no code stored: the entry stays unverified), or the learner's stored code
+                    ``<stem>.code.tar.gz`` beside the entry (see :mod:`oscbench.leaderboard.code`)
 
-A superseded entry keeps its content and date and moves to ``<slug>.superseded-<k>.json``.
+A superseded entry keeps its content and date and moves to ``<slug>.superseded-<k>.json`` (its code
+archive to ``<slug>.superseded-<k>.code.tar.gz``).
+
+Verification status is never part of the submitted file. ``oscbench leaderboard verify`` writes it to
+``<root>/verification/<task id>/<preset>/<entry file name>``, bound to the entry file's sha256 (see
+:mod:`oscbench.leaderboard.verify`); :func:`iter_entries` attaches it to each entry it loads as
+``entry["verification"] = {"status": "verified" | "unverified" | "failed", "date", "checks", "machine"}``
+-- ``unverified`` when no verification of the entry's current bytes exists.
 """
 from __future__ import annotations
 
@@ -30,6 +39,8 @@ from oscbench.errors import DataError
 
 ENTRY_VERSION = 1
 SUBMISSIONS_DIR = "submissions"
+VERIFICATION_DIR = "verification"
+VERIFICATION_STATUSES = ("verified", "unverified", "failed")
 _SUPERSEDED = re.compile(r"^(?P<slug>[a-z0-9][a-z0-9-]*)\.superseded-(?P<k>[1-9][0-9]*)\.json$")
 _ACTIVE = re.compile(r"^(?P<slug>[a-z0-9][a-z0-9-]*)\.json$")
 
@@ -91,9 +102,44 @@ def entry_paths(root: Path) -> list[Path]:
 
 
 def iter_entries(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """``(path, entry)`` for every entry file under ``root``."""
+    """``(path, entry)`` for every entry file under ``root``, with its ``verification`` attached."""
     for p in entry_paths(root):
-        yield p, read_entry(p)
+        entry = read_entry(p)
+        entry["verification"] = verification_status(p)
+        yield p, entry
+
+
+def file_sha256(path: Path) -> str:
+    from oscbench._hashing import sha256_file
+
+    return sha256_file(path)
+
+
+def verification_path(entry_path: Path) -> Path:
+    """``<root>/verification/<task>/<preset>/<entry file name>`` for ``<root>/submissions/<task>/<preset>/<file>``."""
+    p = Path(entry_path)
+    return p.parents[3] / VERIFICATION_DIR / p.parts[-3] / p.parts[-2] / p.name
+
+
+def unverified(reason: str) -> dict[str, Any]:
+    return {"status": "unverified", "date": None, "checks": [], "machine": None, "reason": reason}
+
+
+def verification_status(entry_path: Path) -> dict[str, Any]:
+    """The entry's verification (see module docs); ``unverified`` when none applies to its current bytes."""
+    vpath = verification_path(entry_path)
+    try:
+        data = json.loads(vpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return unverified("not verified yet")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return unverified(f"the verification file {vpath.name} is unreadable")
+    if not isinstance(data, dict) or data.get("status") not in ("verified", "failed"):
+        return unverified(f"the verification file {vpath.name} is malformed")
+    if data.get("entry_sha256") != file_sha256(entry_path):
+        return unverified("the entry changed since it was verified")
+    return {"status": data["status"], "date": data.get("date"), "checks": data.get("checks", []),
+            "machine": data.get("machine")}
 
 
 def is_active(entry: Mapping[str, Any]) -> bool:

@@ -6,8 +6,8 @@ entry whose 95% bootstrap CI overlaps the leader's is *statistically tied* with 
 their position (competition ranking). Superseded entries are listed after the ranked ones, unranked.
 
 ``relative_error`` is the paper's figure: the entry's mean final error ÷ the mean final error of the
-reference T-BPTT entry on the same board (the reference baseline entry whose learner is ``tbptt`` at
-its SPEC configuration).
+reference T-BPTT entry on the same board (the entry holding reference status for ``tbptt``: produced
+by this installation's reference code, see :mod:`oscbench.leaderboard.ownership`).
 
 The Atari suite board ranks entries covering every game of the suite by the interquartile mean (IQM)
 of per-run NMSE with its stratified bootstrap CI, with the same tie rule, and gives the probability
@@ -20,29 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from oscbench.leaderboard import aggregate as agg
-
-REFERENCE_LEARNERS = ("hybrid", "constructive", "columnar", "tbptt")
-
-
-def reference_kind(entry: Mapping[str, Any]) -> str | None:
-    """``hybrid``/``constructive``/``columnar``/``tbptt`` when the entry is that reference baseline at
-    its SPEC configuration (``oscbench.baselines.reference_config``), else None."""
-    spec = entry["learner"]["spec"]
-    if spec not in REFERENCE_LEARNERS:
-        return None
-    try:
-        from oscbench.baselines import reference_config
-    except ImportError:
-        return None
-    try:
-        from oscbench.benchmark import tasks
-
-        want = reference_config(spec, tasks.get_task(entry["task"]["id"]).kind, entry["records"][0]["steps"])
-    except Exception:  # noqa: BLE001 - an unknown task/learner pair is simply not a reference
-        return None
-    hp = entry["learner"]["hyperparameters"]
-    return spec if all(hp.get(k) == v for k, v in dict(want).items()) else None
-
+from oscbench.leaderboard.ownership import REFERENCE_LEARNERS, reference_kind  # noqa: F401 - re-exported
 
 def _ci(summary: Mapping[str, Any] | None) -> tuple[float, float, float] | None:
     if not summary or summary.get("mean") is None:
@@ -78,6 +56,7 @@ def _base_row(path: Path | None, entry: Mapping[str, Any]) -> dict[str, Any]:
         "command": entry["command"], "submitted": entry["submitted"], "superseded": entry["superseded"],
         "learner": entry["learner"]["spec"], "flops_per_step": entry["learner"]["flops_per_step"],
         "hyperparameters": entry["learner"]["hyperparameters"], "reference": reference_kind(entry),
+        "verification": entry.get("verification") or {"status": "unverified"},
     }
 
 

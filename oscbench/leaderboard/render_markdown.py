@@ -173,6 +173,9 @@ def board_text(board: Mapping[str, Any]) -> str:
         body = [[rank_label(r), clean(r["name"]), fmt_num(r["nmse"][0] if r["nmse"] else None), fmt_ci(r["nmse"]),
                  fmt_num(r["relative_error"], 3), f"{r['flops_per_step']:,}", str(r["seeds"]), fmt_steps(r["steps"]),
                  fmt_rate(r["steps_per_second"]), r["submitted"], status_label(r)] for r in rows]
+    head.append("verification")   # verified | unverified | failed (``oscbench leaderboard verify``)
+    for b, r in zip(body, rows):
+        b.append(str((r.get("verification") or {}).get("status", "unverified")))
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([board_title(board), fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])

@@ -260,13 +260,14 @@ def _is_date(s: Any) -> bool:
 
 
 ENTRY_KEYS = {"entry_version", "name", "slug", "authors", "url", "description", "submitted", "superseded",
-              "command", "task", "learner", "games", "aggregate", "records"}
+              "command", "task", "learner", "games", "aggregate", "records", "code"}
 
 
 def check_entry(entry: Any, path: Path | None = None, *, check_data: bool = True) -> list[str]:
     """Problems with a committed entry: its fields, file location, records and recomputed aggregate."""
     if not isinstance(entry, Mapping):
         return ["not a JSON object"]
+    entry = {k: v for k, v in entry.items() if k != "verification"}  # attached on loading, never the file's
     if entry.get("entry_version") != ENTRY_VERSION:
         return [f"entry_version is {entry.get('entry_version')!r}; this oscbench reads version {ENTRY_VERSION}"]
     missing, extra = ENTRY_KEYS - set(entry), set(entry) - ENTRY_KEYS
@@ -311,4 +312,25 @@ def check_entry(entry: Any, path: Path | None = None, *, check_data: bool = True
                             f"{entry['task']['preset']}")
     problems += [p + " (tampered or stale aggregate; rebuild the entry with `oscbench submit`)"
                  for p in agg.compare(entry["aggregate"], agg.aggregate(records))]
+    problems += check_entry_code(entry, path)
+    return problems
+
+
+def check_entry_code(entry: Mapping[str, Any], path: Path | None) -> list[str]:
+    """The entry's ``code`` field, its archive beside ``path`` and the records' source digest."""
+    from oscbench.leaderboard.code import check_code_field, read_archive
+
+    code = entry["code"]
+    problems = check_code_field(code, Path(path).name if path is not None else None)
+    if code is None or problems:
+        return problems
+    digests = {r["learner"]["source_sha256"] for r in entry["records"]}
+    if digests != {code["source_sha256"]}:
+        problems.append(f"the records' source digest {min(map(str, digests))[:12]}… is not the stored code's "
+                        f"{code['source_sha256'][:12]}…")
+    if path is not None:
+        try:
+            read_archive(Path(path).parent, code)
+        except OscbenchError as err:
+            problems.append(str(err))
     return problems
