@@ -14,6 +14,7 @@ import pytest
 from leaderboard_fixtures import make_record, make_records
 from oscbench._atomic import write_text_atomic
 from oscbench.baselines import reference_config
+from oscbench.benchmark.loading import reference_sha256
 from oscbench.benchmark import tasks
 from oscbench.errors import OscbenchError
 from oscbench.leaderboard import entries as E
@@ -86,7 +87,8 @@ def _write(root: Path, entry: dict, file: str | None = None) -> Path:
 def test_trace_board_ranks_ties_and_relative_error(tmp_path: Path) -> None:
     steps = tasks.get_task("trace-patterning-v1").presets["smoke"].steps
     tb_hp = reference_config("tbptt", "trace-patterning", steps)
-    tb = make_records(3, 1.0, name="tbptt", spec="tbptt", hyperparameters=tb_hp, flops=3720)
+    tb = make_records(3, 1.0, name="tbptt", spec="tbptt", hyperparameters=tb_hp, flops=3720,
+                      source_sha256=reference_sha256())   # run by this installation's reference code
     a = make_records(3, 0.40, name="a", key=7)
     b = make_records(3, 0.405, name="b", key=7)  # the same runs, 1.25% worse: the CIs overlap
     old = make_records(3, 0.2, name="b")
@@ -103,6 +105,14 @@ def test_trace_board_ranks_ties_and_relative_error(tmp_path: Path) -> None:
     for row, recs in ((rows[2], tb), *(((r, a) if r["name"] == "A" else (r, b)) for r in rows[:2])):
         assert row["relative_error"] == pytest.approx(np.mean([x["metrics"]["final_error"] for x in recs]) / tb_final)
     assert rows[2]["relative_error"] == pytest.approx(1.0)
+    # reference status is the code's, not the name's: the same records made by other code, or an entry
+    # whose verification by re-execution failed, are no reference and define no relative error
+    other = make_records(3, 1.0, name="tbptt", spec="tbptt", hyperparameters=tb_hp, flops=3720)
+    failed = {**_entry(tb, "T-BPTT ref"), "verification": {"status": "failed"}}
+    for imposter in (_entry(other, "T-BPTT ref"), failed):
+        (board,) = build_boards([(Path("t.json"), imposter), (Path("a.json"), _entry(a, "A"))])
+        assert board["reference"] is None and all(r["reference"] is None and r["relative_error"] is None
+                                                  for r in board["rows"])
 
 
 def _iqm(v: np.ndarray) -> float:
@@ -120,7 +130,8 @@ def test_atari_suite_iqm_poi_and_normalisation(tmp_path: Path) -> None:
         return [make_record(seed=s, level=level * (1 + 0.3 * (i % 5)), task_id="atari-v1", game=g, preset="smoke",
                             name=name, noise=0.2, **kw) for i, g in enumerate(games) for s in range(seeds)]
 
-    tb, x, y = recs(1.0, "tbptt", spec="tbptt", hyperparameters=tb_hp, flops=50_000), recs(0.5, "x"), recs(0.55, "y")
+    tb = recs(1.0, "tbptt", spec="tbptt", hyperparameters=tb_hp, flops=50_000, source_sha256=reference_sha256())
+    x, y = recs(0.5, "x"), recs(0.55, "y")
     part = recs(0.1, "p", games=["Pong"])
     entries = [(Path(f"{n}.json"), _entry(r, n)) for n, r in (("tb", tb), ("x", x), ("y", y), ("part", part))]
     assert check_entry(entries[1][1], check_data=False) == []  # a complete Atari entry is valid

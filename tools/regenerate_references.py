@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shlex
 import shutil
@@ -30,6 +31,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]   # regenerate for this checkout's code, whatever is installed
+sys.path.insert(0, str(REPO))
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
 
 LEARNERS = {
     "hybrid": ("Hybrid (reference)", "20 columns, 4 per stage (SPEC §4, §8)"),

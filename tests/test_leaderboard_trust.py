@@ -1,0 +1,229 @@
+"""Results must be one's own, and entries verified by re-running their stored code (issue 9, items 5-6).
+
+Each test is an attack that got through on the previous main (or a check that did not exist there):
+copied records relabelled, a forged T-BPTT supersede, records submitted with code that did not make
+them, and a learner that rebuilds the trace-patterning stream from its seed. Honest learners and the
+committed reference entries pass.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from oscbench.benchmark.evaluator import evaluate
+from oscbench.benchmark.loading import reference_sha256
+from oscbench.cli import cli
+from oscbench.errors import DataError
+from oscbench.leaderboard import code as C
+from oscbench.leaderboard import entries as E
+from oscbench.leaderboard import verify as V
+from oscbench.leaderboard.ownership import reference_kind
+from oscbench.leaderboard.submissions import submit, validate_all
+from oscbench.leaderboard.validation import ValidationFailed
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "leaderboard"
+SHORT = COMMITTED / "submissions" / "trace-patterning-v1" / "short"
+LEARNERS = Path(__file__).resolve().parent / "trust_learners"
+HONEST, ORACLE = LEARNERS / "honest.py", LEARNERS / "seed_oracle.py"
+
+
+def _copy_board(tmp: Path) -> Path:
+    root = tmp / "leaderboard"
+    shutil.copytree(COMMITTED / "submissions", root / "submissions")
+    return root
+
+
+def _write(records: list[dict], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for i, r in enumerate(records):
+        (out / f"r{i}.json").write_text(json.dumps(r), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def honest_records(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("honest")
+    res = evaluate(str(HONEST), preset="smoke", out_dir=out, progress=False)
+    assert res.ok
+    return out
+
+
+@pytest.fixture(scope="module")
+def oracle_records(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("oracle")
+    res = evaluate(str(ORACLE), preset="smoke", out_dir=out, progress=False)
+    assert res.ok and all(r["metrics"]["nmse"] < 1e-12 for r in res.records)  # it "solves" its own streams
+    return out
+
+
+# -- item 5: results must be one's own --------------------------------------------------------------
+def test_relabelled_reference_records_are_refused_naming_the_entry(tmp_path: Path) -> None:
+    root = _copy_board(tmp_path)
+    records = E.read_entry(SHORT / "t-bptt-reference.json")["records"]
+    recs = _write(records, tmp_path / "mine")
+    with pytest.raises(ValidationFailed) as err:
+        submit([recs], name="My novel learner", root=root)
+    assert "'T-BPTT (reference)'" in str(err.value) and "t-bptt-reference.json" in str(err.value)
+    assert not (root / "submissions/trace-patterning-v1/short/my-novel-learner.json").exists()
+    # the same copy committed by hand is caught by `leaderboard validate`, naming the earlier entry
+    entry = {**E.read_entry(SHORT / "t-bptt-reference.json"), "name": "My novel learner", "slug": "my-novel-learner",
+             "submitted": "2099-01-01", "code": None}
+    (root / "submissions/trace-patterning-v1/short/my-novel-learner.json").write_text(E.dumps(entry))
+    bad = {r.path.name: r.problems for r in validate_all(root, check_data=False) if not r.ok}
+    assert list(bad) == ["my-novel-learner.json"] and "'T-BPTT (reference)'" in bad["my-novel-learner.json"][0]
+
+
+def _scaled(record: dict, f: float) -> dict:
+    """A record whose errors are all ``f`` times the real ones, consistent with its own curve."""
+    r = copy.deepcopy(record)
+    m = r["metrics"]
+    for k in ("final_error", "lifetime_error", "nmse", "relative_error", "final_error_full_return",
+              "lifetime_error_full_return", "nmse_full_return"):
+        if m.get(k) is not None:
+            m[k] *= f
+    m["running_window"]["mse"] = [v * f for v in m["running_window"]["mse"]]
+    r["curve"]["mse"] = [v * f for v in r["curve"]["mse"]]
+    r["curve"]["mse_full_return"] = [v * f for v in r["curve"]["mse_full_return"]]
+    return r
+
+
+def test_forged_tbptt_supersede_is_refused(tmp_path: Path) -> None:
+    root = _copy_board(tmp_path)
+    entry_path = root / "submissions/trace-patterning-v1/short/t-bptt-reference.json"
+    before = entry_path.read_bytes()
+    original = E.read_entry(entry_path)
+    assert reference_kind(original) == "tbptt"
+    # forged: the reference learner's name, settings and code digest, every error ÷ 10 (self-consistent)
+    forged = _write([_scaled(r, 0.1) for r in original["records"]], tmp_path / "forged")
+    with pytest.raises(ValidationFailed) as err:
+        submit([forged], name="T-BPTT (reference)", supersede=True, root=root)
+    assert "curve bins re-run as" in str(err.value) and "not produced by this code" in str(err.value)
+    assert entry_path.read_bytes() == before and not list(entry_path.parent.glob("*.superseded-*"))
+
+
+def test_reference_entry_cannot_be_superseded_by_other_code(tmp_path: Path, honest_records: Path) -> None:
+    # a smoke-preset reference entry, made the way tools/regenerate_references.py makes them
+    root = tmp_path / "lb"
+    out = tmp_path / "tbptt"
+    assert evaluate("tbptt", preset="smoke", out_dir=out, progress=False).ok
+    res = submit([out], name="T-BPTT (reference)", root=root, code=Path(V.__file__).parents[1] / "baselines")
+    assert reference_kind(res.entry) == "tbptt" and res.entry["code"]["source_sha256"] == reference_sha256()
+    with pytest.raises(ValidationFailed) as err:
+        submit([honest_records], name="T-BPTT (reference)", supersede=True, root=root)
+    assert "reference entry of tbptt" in str(err.value)
+    # honest records under their own name are welcome
+    assert submit([honest_records], name="Running mean", root=root).entry["name"] == "Running mean"
+
+
+# -- item 6: submit --code ------------------------------------------------------------------------
+def test_submit_code_must_be_the_code_that_made_the_records(tmp_path: Path, honest_records: Path) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        submit([honest_records], name="Running mean", root=tmp_path / "a", code=ORACLE)
+    assert "source digest" in str(err.value) and "seed_oracle.py" in str(err.value)
+    assert not (tmp_path / "a").exists()
+    # the right code: stored as a deterministic archive beside the entry, bound by its digest
+    r1 = submit([honest_records], name="Running mean", root=tmp_path / "a", code=HONEST, requires=["numpy>=1.24"])
+    r2 = submit([honest_records], name="Running mean", root=tmp_path / "b", code=HONEST, requires=["numpy>=1.24"])
+    a1, a2 = (r.path.parent / r.entry["code"]["archive"] for r in (r1, r2))
+    assert a1.read_bytes() == a2.read_bytes() and r1.entry["code"]["requirements"] == ["numpy>=1.24"]
+    with tarfile.open(a1) as tar:
+        assert [(m.name, m.mtime, m.uid, m.uname) for m in tar.getmembers()] == [("honest.py", 0, 0, "")]
+        assert tar.extractfile("honest.py").read() == HONEST.read_bytes()
+    assert validate_all(tmp_path / "a", check_data=False)[0].ok
+    # a swapped archive is caught by `leaderboard validate`
+    data = bytearray(a1.read_bytes())
+    data[-1] ^= 0xFF
+    a1.write_bytes(bytes(data))
+    (rep,) = validate_all(tmp_path / "a", check_data=False)
+    assert any("not the archive the entry names" in p for p in rep.problems)
+    # bad dependency declarations are refused
+    with pytest.raises(ValidationFailed, match="requires"):
+        submit([honest_records], name="Other", root=tmp_path / "c", code=HONEST, requires=["x @ https://evil"])
+
+
+def test_code_archive_extraction_refuses_escaping_members(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = b"print('hi')\n"
+        info = tarfile.TarInfo("../evil.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    code = {"root": "evil.py", "kind": "file", "source_sha256": "0" * 64}
+    with pytest.raises(DataError, match="only regular files"):
+        C.extract(buf.getvalue(), tmp_path / "x", code)
+    assert not (tmp_path / "evil.py").exists()
+
+
+# -- item 6: leaderboard verify -----------------------------------------------------------------------
+def test_verify_honest_learner_passes_and_sets_verified(tmp_path: Path, honest_records: Path) -> None:
+    root = tmp_path / "lb"
+    res = submit([honest_records], name="Running mean", root=root, code=HONEST)
+    (_, entry), = E.iter_entries(root)
+    assert entry["verification"]["status"] == "unverified"
+    out = CliRunner().invoke(cli, ["leaderboard", "verify", "running-mean", "--root", str(root), "--quiet"])
+    assert out.exit_code == 0, out.output
+    (_, entry), = E.iter_entries(root)
+    v = entry["verification"]
+    assert v["status"] == "verified" and v["machine"]["compiled_target"]
+    kinds = {c["kind"]: c for c in v["checks"]}
+    assert kinds["reproduce"]["passed"] and "bitwise" in kinds["reproduce"]["detail"]
+    held = kinds["held-out"]["runs"]
+    assert len(held) == 2 and all(r["stream_seed"] not in (0, 1, 2) for r in held)
+    show = CliRunner().invoke(cli, ["leaderboard", "show", "--root", str(root)])
+    assert "verified" in show.output
+    # the status belongs to the verified bytes: an edited entry is unverified again
+    text = res.path.read_text().replace('"Running mean"', '"Running  mean"')
+    res.path.write_text(text)
+    assert E.verification_status(res.path)["status"] == "unverified"
+
+
+def test_verify_catches_a_stream_rebuilding_oracle(tmp_path: Path, oracle_records: Path) -> None:
+    root = tmp_path / "lb"
+    submit([oracle_records], name="Oracle", root=root, code=ORACLE)   # every consistency check passes
+    out = CliRunner().invoke(cli, ["leaderboard", "verify", "oracle", "--root", str(root), "--quiet", "--json"])
+    assert out.exit_code == 1
+    (rep,) = json.loads(out.stdout)
+    kinds = {c["kind"]: c for c in rep["checks"]}
+    assert kinds["reproduce"]["passed"]            # it does reproduce its own seeds ...
+    assert not kinds["held-out"]["passed"]         # ... but not on streams it was not handed the seed of
+    assert all(r["nmse"] > 0.5 for r in kinds["held-out"]["runs"])
+    (_, entry), = E.iter_entries(root)
+    assert entry["verification"]["status"] == "failed"
+
+
+def test_heldout_rule_bounds() -> None:
+    """The documented rule, computed by hand: mean + K·max(SD, floors)·sqrt(1/n + 1/m)."""
+    scores = [0.10, 0.12, 0.11, 0.13, 0.09]
+    sd = 0.015811388300841896
+    assert V.heldout_bound(scores, 2) == pytest.approx(0.11 + 4 * sd * (1 / 5 + 1 / 2) ** 0.5)
+    assert V.heldout_bound([0.0, 0.0, 0.0], 2) == pytest.approx(4 * 0.01 * (1 / 3 + 1 / 2) ** 0.5)
+
+
+def test_verification_cannot_be_claimed_in_the_entry_file(tmp_path: Path, honest_records: Path) -> None:
+    root = tmp_path / "lb"
+    res = submit([honest_records], name="Running mean", root=root, code=HONEST)
+    forged = {**E.read_entry(res.path), "verification": {"status": "verified", "date": "2026-01-01", "checks": []}}
+    res.path.write_text(E.dumps(forged))
+    (_, entry), = E.iter_entries(root)
+    assert entry["verification"]["status"] == "unverified"
+    (rep,) = validate_all(root, check_data=False)
+    assert any("only `oscbench leaderboard verify` sets it" in p for p in rep.problems)
+
+
+# -- the committed reference entries, cheaply (CI) --------------------------------------------------------
+def test_committed_reference_entries_carry_their_code_and_reproduce_their_prefix() -> None:
+    paths = E.entry_paths(COMMITTED)
+    assert len(paths) == 4
+    for path in paths:
+        entry = E.read_entry(path)
+        assert reference_kind(entry) is not None, f"{path.name} is no reference: regenerate it"
+        assert entry["code"]["source_sha256"] == reference_sha256()
+        assert V.verify_prefix(path) == [], path.name
