@@ -485,6 +485,11 @@ def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root
     for path in paths:
         if prefix:
             problems = V.verify_prefix(path)
+            if problems is None:
+                out.append({"file": str(path), "status": "unverified", "problems": []})
+                if not as_json:
+                    click.echo(f"{path}: skipped (no stored code: unverified)")
+                continue
             failed += bool(problems)
             out.append({"file": str(path), "status": "failed" if problems else "passed", "problems": problems})
             if not as_json:
@@ -494,6 +499,11 @@ def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root
                            f"{'do not reproduce' if problems else 'reproduce'}")
             continue
         res = V.verify_entry(path, n_seeds=n_seeds, n_heldout=n_heldout, progress=not (quiet or as_json))
+        if res.status == "unverified":
+            out.append({"file": str(path), "status": res.status, "reason": res.reason, "checks": []})
+            if not as_json:
+                click.echo(f"{path}: unverified ({res.reason})")
+            continue
         written = V.write_verification(res)
         failed += res.status != "verified"
         out.append({"file": str(path), "status": res.status, "verification": str(written),

@@ -227,3 +227,43 @@ def test_committed_reference_entries_carry_their_code_and_reproduce_their_prefix
         assert reference_kind(entry) is not None, f"{path.name} is no reference: regenerate it"
         assert entry["code"]["source_sha256"] == reference_sha256()
         assert V.verify_prefix(path) == [], path.name
+
+
+def test_entry_without_code_stays_unverified(tmp_path: Path, honest_records: Path) -> None:
+    root = tmp_path / "lb"
+    submit([honest_records], name="Running mean", root=root)
+    out = CliRunner().invoke(cli, ["leaderboard", "verify", "--root", str(root), "--quiet"])
+    assert out.exit_code == 0 and "unverified (the entry stores no code" in out.output
+    assert not (root / E.VERIFICATION_DIR).exists()
+    out = CliRunner().invoke(cli, ["leaderboard", "verify", "--prefix", "--root", str(root)])
+    assert out.exit_code == 0 and "skipped (no stored code" in out.output
+
+
+# -- (c) Atari: the looped pass started at a random offset ------------------------------------------------
+from tests.test_evaluator_atari import LEARNERS as EVAL_LEARNERS  # noqa: E402
+from tests.test_evaluator_atari import PASS, pong_file  # noqa: E402,F401 - the module's real Pong replay fixture
+
+
+def test_atari_stream_offset_shifts_the_looped_pass(pong_file) -> None:  # noqa: F811
+    import numpy as np
+
+    from oscbench.benchmark import tasks
+    from oscbench.datasets.format import DatasetFile
+
+    k, n = 4321, PASS + 2000
+    src = tasks.open_stream(tasks.get_task("atari-v1"), game="Pong", seed=0, n_steps=n, dataset=pong_file, offset=k)
+    chunks = list(src.chunks(n, 1000))
+    assert [c.start for c in chunks][:3] == [0, 1000, 2000] and sum(len(c) for c in chunks) == n
+    with DatasetFile(pong_file) as f:
+        x = f.read(0, PASS)
+    idx = (np.arange(n) + k) % PASS
+    got = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in ("observations", "cumulants",
+                                                                                 "continuations", "returns")}
+    assert np.array_equal(got["observations"], x.observations[idx]) and np.array_equal(got["returns"], x.returns[idx])
+    assert got["cumulants"][0] == 0 and got["continuations"][0] == 0   # a run starts without a transition
+    assert np.array_equal(got["cumulants"][1:], x.cumulants[idx][1:])
+    # a learner that reads the returns from the file by position is perfect at offset 0, not when shifted
+    run = lambda off: evaluate(f"{EVAL_LEARNERS}:file_oracle", task="atari-v1/Pong", seeds=[1], n_steps=n,  # noqa: E731
+                               dataset=pong_file, hyperparameters={"path": str(pong_file)}, progress=False,
+                               stream_offset=off).records[0]["metrics"]["nmse"]
+    assert run(0) == 0.0 and run(k) > 0.5

@@ -25,7 +25,7 @@ from typing import Any
 
 
 from oscbench.datasets.format import array_digest_line
-from oscbench.datasets.stream import StepChunk
+from oscbench.datasets.stream import StepChunk, rechunk
 from oscbench.errors import ConfigError, DataError
 
 if sys.version_info >= (3, 11):
@@ -288,7 +288,8 @@ def _atari_source(task: Task, game: str | None, n_steps: int, dataset: str | Pat
 
     def chunks(n: int, chunk_size: int) -> Iterator[StepChunk]:
         with AtariStream(path, verify=False) as s:
-            yield from (s.chunks(n, chunk_size) if not offset else _shifted(s.chunks(n + offset, chunk_size), offset))
+            yield from (s.chunks(n, chunk_size) if not offset else
+                        rechunk(_shifted(s.chunks(n + offset, chunk_size), offset), chunk_size, n))
 
     return StreamSource(n_features, chunks, block)
 

@@ -93,6 +93,7 @@ class Verification:
     entry_sha256: str
     date: str
     machine: dict[str, Any]
+    reason: str = ""          # why nothing was re-run (status "unverified")
 
     @property
     def status(self) -> str:
@@ -301,6 +302,9 @@ def verify_entry(path: str | Path, *, n_seeds: int = DEFAULT_SEEDS, n_heldout: i
     rng = secrets.SystemRandom()
     result = Verification(path, [], E.file_sha256(path), _dt.datetime.now(_dt.timezone.utc).date().isoformat(),
                           machine())
+    if not rerunnable(entry):
+        result.reason = "the entry stores no code (submitted without --code): it stays unverified"
+        return result
     records = [r for r in entry.get("records") or [] if r.get("status") == "ok"]
     if not records:
         result.checks.append(Check("code", False, "the entry holds no successful records to re-run"))
@@ -369,10 +373,18 @@ def prefix_problems(spec: str, records: Sequence[Mapping[str, Any]], n_bins: int
     return problems
 
 
-def verify_prefix(path: str | Path, n_bins: int = PREFIX_BINS) -> list[str]:
-    """Prefix problems of every seed of the entry at ``path`` (re-run from its stored code)."""
+def rerunnable(entry: Mapping[str, Any]) -> bool:
+    """True when the entry can be re-run: it stores its code, or it names a reference baseline."""
+    return entry.get("code") is not None or (entry.get("learner") or {}).get("spec") in REFERENCE_LEARNERS
+
+
+def verify_prefix(path: str | Path, n_bins: int = PREFIX_BINS) -> list[str] | None:
+    """Prefix problems of every seed of the entry at ``path`` (re-run from its stored code); None when
+    the entry cannot be re-run (no stored code)."""
     path = Path(path)
     entry = E.read_entry(path)
+    if not rerunnable(entry):
+        return None
     try:
         with stored_learner(entry, path.parent) as spec:
             return prefix_problems(spec, [r for r in entry["records"] if r.get("status") == "ok"], n_bins)
