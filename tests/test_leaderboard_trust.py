@@ -267,3 +267,24 @@ def test_atari_stream_offset_shifts_the_looped_pass(pong_file) -> None:  # noqa:
                                dataset=pong_file, hyperparameters={"path": str(pong_file)}, progress=False,
                                stream_offset=off).records[0]["metrics"]["nmse"]
     assert run(0) == 0.0 and run(k) > 0.5
+
+
+def test_package_learner_is_stored_and_verified_from_its_archive(tmp_path: Path, monkeypatch) -> None:
+    from oscbench.benchmark.loading import package_sha256
+
+    pkg = tmp_path / "src" / "trustpkg"
+    shutil.copytree(LEARNERS / "trustpkg", pkg)
+    monkeypatch.syspath_prepend(str(pkg.parent))
+    res = evaluate("trustpkg.learner:make_learner", preset="smoke", out_dir=tmp_path / "runs", progress=False)
+    assert res.ok and res.records[0]["learner"]["source_sha256"] == package_sha256(pkg)   # the whole package
+    root = tmp_path / "lb"
+    sub = submit([tmp_path / "runs"], name="Package learner", root=root, code=pkg)
+    with tarfile.open(sub.path.parent / sub.entry["code"]["archive"]) as tar:
+        assert tar.getnames() == ["trustpkg/__init__.py", "trustpkg/constants.py", "trustpkg/learner.py"]
+    # the stored copy is what runs, not what is on disk or already imported: edit the helper in place
+    (pkg / "constants.py").write_text("VALUE = 0.9\n")
+    ver = V.verify_entry(sub.path, n_heldout=1)
+    assert ver.status == "verified", [c.detail for c in ver.checks]
+    # ... and a submission of the edited package no longer matches the records
+    with pytest.raises(ValidationFailed, match="source digest"):
+        submit([tmp_path / "runs"], name="Package learner 2", root=tmp_path / "lb2", code=pkg)
