@@ -139,7 +139,7 @@ def verification_status(entry_path: Path) -> dict[str, Any]:
     if data.get("entry_sha256") != file_sha256(entry_path):
         return unverified("the entry changed since it was verified")
     return {"status": data["status"], "date": data.get("date"), "checks": data.get("checks", []),
-            "machine": data.get("machine")}
+            "machine": data.get("machine"), "rerun": data.get("rerun")}
 
 
 def is_active(entry: Mapping[str, Any]) -> bool:

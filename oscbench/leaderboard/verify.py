@@ -94,6 +94,7 @@ class Verification:
     date: str
     machine: dict[str, Any]
     reason: str = ""          # why nothing was re-run (status "unverified")
+    rerun: dict[str, Any] = field(default_factory=dict)   # {task, preset, steps}: what the runs were
 
     @property
     def status(self) -> str:
@@ -105,7 +106,7 @@ class Verification:
         from oscbench import __version__
 
         return {"entry": self.path.name, "entry_sha256": self.entry_sha256, "status": self.status, "date": self.date,
-                "checks": [c.to_dict() for c in self.checks], "machine": self.machine,
+                "rerun": self.rerun, "checks": [c.to_dict() for c in self.checks], "machine": self.machine,
                 "oscbench_version": __version__,
                 "rules": {"k_spread": K_SPREAD, "spread_floor_abs": SPREAD_FLOOR_ABS,
                           "spread_floor_rel": SPREAD_FLOOR_REL, "stream_seed_space": STREAM_SEED_SPACE}}
@@ -309,6 +310,7 @@ def verify_entry(path: str | Path, *, n_seeds: int = DEFAULT_SEEDS, n_heldout: i
     if not records:
         result.checks.append(Check("code", False, "the entry holds no successful records to re-run"))
         return result
+    result.rerun = {"task": entry["task"]["id"], "preset": entry["task"]["preset"], "steps": records[0]["steps"]}
     by_game: dict[str | None, list[dict[str, Any]]] = {}
     for r in records:
         by_game.setdefault(r["task"].get("game"), []).append(r)
