@@ -288,3 +288,39 @@ def test_package_learner_is_stored_and_verified_from_its_archive(tmp_path: Path,
     # ... and a submission of the edited package no longer matches the records
     with pytest.raises(ValidationFailed, match="source digest"):
         submit([tmp_path / "runs"], name="Package learner 2", root=tmp_path / "lb2", code=pkg)
+
+
+def test_reproduction_across_machines_uses_the_statistical_rule(tmp_path: Path, honest_records: Path,
+                                                                 monkeypatch) -> None:
+    root = tmp_path / "lb"
+    sub = submit([honest_records], name="Running mean", root=root, code=HONEST)
+    here = V.machine()
+    monkeypatch.setattr(V, "machine", lambda: {**here, "cpu_features": "0" * 16, "compiled_target": "other-cpu"})
+    ver = V.verify_entry(sub.path, n_heldout=0)
+    (check,) = ver.checks
+    assert check.passed and "other machine" in check.detail and ver.status == "verified"
+    # a record whose NMSE is off by more than K·s does not reproduce on another machine either
+    entry = E.read_entry(sub.path)
+    for r in entry["records"]:
+        r["metrics"]["nmse"] -= 0.5
+    scores = [r["metrics"]["nmse"] for r in entry["records"]]
+    assert 0.5 > V.K_SPREAD * V.spread(scores)
+    sub.path.write_text(E.dumps(entry))
+    assert V.verify_entry(sub.path, n_heldout=0).status == "failed"
+
+
+def test_regenerate_references_tool_is_resumable_and_records_its_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(REPO / "tools" / "regenerate_references.py"), "--learners", "tbptt", "--preset", "smoke",
+           "--root", str(tmp_path / "lb"), "--runs", str(tmp_path / "runs")]
+    first = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "tbptt: 3 run(s) in" in first.stdout and "CPU-s in child processes" in first.stdout
+    (path, entry), = E.iter_entries(tmp_path / "lb")
+    assert reference_kind(entry) == "tbptt" and entry["code"]["source_sha256"] == reference_sha256()
+    assert entry["command"].startswith("python tools/regenerate_references.py --learners tbptt")
+    again = subprocess.run(cmd, capture_output=True, text=True, check=False)   # resumes: nothing to re-run
+    assert again.returncode == 0 and "every seed already run with the current code" in again.stdout
+    assert [p.name for p in E.entry_paths(tmp_path / "lb")] == [path.name]   # replaced, not superseded
