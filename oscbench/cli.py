@@ -477,7 +477,7 @@ def leaderboard_validate(as_json, root) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_LB_ROOT
 def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root) -> None:
-    """Re-run ENTRIES (slugs or entry files; none = every entry) from their stored code; record the status."""
+    """Re-run ENTRIES (slugs or entry files; none = every active entry) from their stored code; record the status."""
     from oscbench.leaderboard import verify as V
 
     paths = V.resolve_entries(root, entries)

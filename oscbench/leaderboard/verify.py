@@ -396,10 +396,10 @@ def verify_prefix(path: str | Path, n_bins: int = PREFIX_BINS) -> list[str] | No
 
 # -- naming entries --------------------------------------------------------------------------------
 def resolve_entries(root: str | Path, names: Sequence[str]) -> list[Path]:
-    """Entry files for ``names`` (paths, or slugs of active entries); every entry when empty."""
+    """Entry files for ``names`` (paths, or slugs of active entries); every active entry when empty."""
     root = Path(root)
     if not names:
-        return E.entry_paths(root)
+        return [p for p in E.entry_paths(root) if (E.parse_file_name(p.name) or ("", 0))[1] is None]
     out = []
     for name in names:
         p = Path(name)
