@@ -470,8 +470,9 @@ def leaderboard_validate(as_json, root) -> None:
 @click.argument("entries", nargs=-1)
 @click.option("--seeds", "n_seeds", type=click.IntRange(1, 100), default=1, show_default=True,
               help="Seeds of the entry re-run and compared (chosen at random).")
-@click.option("--held-out", "n_heldout", type=click.IntRange(0, 100), default=2, show_default=True,
-              help="Runs on fresh streams (trace patterning) or a shifted pass (Atari).")
+@click.option("--held-out", "n_heldout", type=click.IntRange(0, 100), default=None,
+              help="Runs on fresh streams (trace patterning) or a shifted pass (Atari) [default: enough for the "
+                   "permutation test to reach α = 0.01, e.g. 4 for 5 seeds]; 0 skips them.")
 @click.option("--prefix", is_flag=True, help="Cheap check only: re-run the first curve bins of every seed; sets no status.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
