@@ -52,7 +52,8 @@ def copied_from(records: Sequence[Mapping[str, Any]], entries: Iterable[tuple[Pa
         key = (path.parts[-3], path.parts[-2], entry.get("slug"))
         if same is not None and key == same:
             continue
-        shared = [r for rec in entry.get("records") or [] if (r := mine.get(result_fingerprint(rec))) is not None]
+        prints = (result_fingerprint(rec) for rec in entry.get("records") or [])
+        shared = [mine[f] for f in prints if f is not None and f in mine]
         if shared:
             seeds = ", ".join(str(r.get("seed")) for r in shared[:6])
             problems.append(f"the results of seed{'s' if len(shared) > 1 else ''} {seeds} equal those of the entry "
