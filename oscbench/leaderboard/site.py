@@ -158,8 +158,9 @@ def _suite_extras(board: Mapping[str, Any]) -> str:
     for g in board["games"]:
         cells = "".join(_num_td(r["per_game"].get(g), fmt_num(r["per_game"].get(g))) for r in rows)
         body.append(f"<tr><td>{esc(g)}</td>{cells}</tr>")
-    out = ['<h3>NMSE per game (mean over seeds)</h3><div class="table-wrap"><table class="per-game sortable">'
-           f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>']
+    out = [f'<details class="per-game"><summary>NMSE per game (mean over seeds), {len(board["games"])} games'
+           '</summary><div class="table-wrap"><table class="per-game sortable">'
+           f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div></details>']
     poi = board["probability_of_improvement"]
     if len(poi["order"]) > 1:
         names = {r["file"]: r["name"] for r in board["rows"]}
