@@ -91,15 +91,23 @@ def _ci_text(s: Mapping[str, Any]) -> str:
 
 
 def trace_table(by: Mapping[str, Any]) -> str:
-    rows = ["| learner | FLOPs/step | NMSE (95% CI) | final error | relative error | CPU s per run |",
-            "|---|---|---|---|---|---|"]
+    from oscbench.leaderboard.floor import entry_floor
+
+    rows = ["| learner | FLOPs/step | NMSE (95% CI) | excess over the Bayes floor | final error | relative error "
+            "| CPU s per run |", "|---|---|---|---|---|---|---|"]
     tb = _game(by["tbptt"])["final_error"]["mean"]
     for k in LEARNERS:
         e = by[k]
         g = _game(e)
+        fl = entry_floor(e)
+        excess = "–" if fl is None else f"{g['nmse']['mean'] - fl['nmse']:+.3f}"
         cpu = np.mean([r["timing"]["cpu_seconds"] for r in e["records"]])
-        rows.append(f"| {LABEL[k]} | {e['learner']['flops_per_step']:,} | {_ci_text(g['nmse'])} | "
+        rows.append(f"| {LABEL[k]} | {e['learner']['flops_per_step']:,} | {_ci_text(g['nmse'])} | {excess} | "
                     f"{_fmt(g['final_error']['mean'])} | {_fmt(g['final_error']['mean'] / tb, 3)} | {cpu:.1f} |")
+    fl = entry_floor(by["hybrid"])
+    if fl is not None:
+        rows.append(f"| Bayes floor (no learner can do better) | – | {fl['nmse']:.3f} | 0 | {_fmt(fl['final_error'])} "
+                    f"| {_fmt(fl['final_error'] / tb, 3)} | – |")
     return "\n".join(rows)
 
 
@@ -202,8 +210,13 @@ def figure_curves(by: Mapping[str, Any], path: Path) -> None:
         x = (np.arange(len(c["mean"])) + 1) * c["bin_steps"]
         ax.plot(x, c["mean"], label=LABEL[k], lw=1.2)
         ax.fill_between(x, c["ci_low"], c["ci_high"], alpha=0.2)
+    from oscbench.leaderboard.floor import entry_floor
+
     g = by["hybrid"]["records"][0]["metrics"]
     ax.axhline(g["target_variance"], color="0.4", ls="--", lw=1, label="best constant")
+    fl = entry_floor(by["hybrid"])
+    if fl is not None:
+        ax.axhline(fl["final_error"], color="k", ls=":", lw=1, label="Bayes floor (final window)")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("mean squared return error")
@@ -228,8 +241,10 @@ def build(root: Path, figures_dir: Path | None) -> str:
     if found is not None:
         preset, by = found
         lines += [f"## Trace patterning, `{preset}` preset ({_scale(by)})", "", trace_table(by), "",
-                  "Relative error = mean final error ÷ T-BPTT's on the same board. CPU seconds: learner CPU "
-                  "time per run as recorded by the evaluator.", ""]
+                  "Relative error = mean final error ÷ T-BPTT's on the same board. Excess = mean NMSE minus the "
+                  "NMSE of the Bayes-optimal predictor (which knows the trial structure but not the random ISI; "
+                  "`oscbench.datasets.trace_patterning.bayes_floor_predictions`) on the same seeds and window. "
+                  "CPU seconds: learner CPU time per run as recorded by the evaluator.", ""]
         name = f"fig4-trace-{preset}.png"
         if figures_dir is not None:
             figure_curves(by, figures_dir / name)
