@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from oscbench import __version__
+from oscbench.benchmark.seeds import N_SEEDS_HELP as _N_SEEDS_HELP
+from oscbench.benchmark.seeds import SEEDS_HELP as _SEEDS_HELP
 from oscbench.errors import OscbenchError
 
 
@@ -214,7 +216,9 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.argument("learner")
 @click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
 @click.option("--preset", default="smoke", show_default=True, help="Run length: smoke, short or full.")
-@click.option("--seeds", default=None, help="Seeds: 0-4, 0,3,7 or 5 (default: the preset's count, from 0).")
+@click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: the preset's number of seeds, from 0.")
+@click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
+@click.option("--name", default=None, help="The learner's name in records and on the board (default: derived from LEARNER).")
 @click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Hyper-parameter (TOML value); repeatable.")
 @click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of hyper-parameters.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Directory for records and logs.")
@@ -222,13 +226,18 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet) -> None:
-    from oscbench.benchmark.evaluator import evaluate, parse_seeds
+def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file, out_dir, steps, dataset, as_json,
+                 quiet) -> None:
+    from oscbench.benchmark.evaluator import evaluate
     from oscbench.benchmark.loading import collect_hyperparameters
+    from oscbench.benchmark.seeds import resolve_seeds
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
-    res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset)
+    seed_list = resolve_seeds(seeds, n_seeds, default=0, seeds_name="--seeds", n_seeds_name="--n-seeds") \
+        if seeds is not None or n_seeds is not None else None
+    res = evaluate(learner, task=task, preset=preset, seeds=seed_list, name=name,
+                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet and not as_json,
+                   dataset=dataset)
     if as_json:
         _dump_json(res.to_dict())
     else:
@@ -357,13 +366,25 @@ def tasks_show(task_id, as_json) -> None:
 @cli.command("quickstart")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
 @click.option("--steps", type=int, default=None, help="Steps per run (default: the smoke preset, 200,000).")
-@click.option("--seeds", type=int, default=3, show_default=True, help="Number of seeds (0..N-1).")
+@click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: 0-2.")
+@click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (records, summary, plot, submit command).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def quickstart_cmd(out_dir, steps, seeds, quiet) -> None:
-    """Generate the trace-patterning stream, evaluate hybrid and T-BPTT, print the table, plot the curves."""
+def quickstart_cmd(out_dir, steps, seeds, n_seeds, as_json, quiet) -> None:
+    """Generate the trace-patterning stream, evaluate hybrid, T-BPTT and the example learner, print the
+    table, plot the curves and print the command that submits the example's records."""
     from oscbench.benchmark.quickstart import quickstart
+    from oscbench.errors import ConfigError
 
-    res = quickstart(out_dir, n_steps=steps, n_seeds=seeds, progress=not quiet, echo=click.echo)
+    if seeds is not None and seeds.strip().isdigit():
+        n = int(seeds)
+        raise ConfigError(f"--seeds {seeds} names seed {n} alone; the quickstart's --seeds no longer takes a count. "
+                          f"Write --n-seeds {n} for seeds 0-{max(n - 1, 0)}, or --seeds {n}-{n} for seed {n}.")
+    res = quickstart(out_dir, n_steps=steps, seeds=seeds, n_seeds=n_seeds, progress=not (quiet or as_json),
+                     echo=(lambda _text: None) if as_json else click.echo, seeds_name="--seeds",
+                     n_seeds_name="--n-seeds")
+    if as_json:
+        _dump_json(res.to_dict())
     if res.failed:
         raise _failed_runs_error(res.failed, Path(out_dir) / "records")
 
@@ -385,8 +406,9 @@ def _echo_problems(err) -> None:
 @click.option("--description", default=None, help="One paragraph about the learner.")
 @click.option("--command", "command_", default=None, help="The command that produced the records (kept with the entry).")
 @click.option("--supersede", is_flag=True, help="Replace an entry of the same name (the old one stays, marked superseded).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: the entry written, or the problems.")
 @_LB_ROOT
-def submit_cmd(records, name, authors, url, description, command_, supersede, root) -> None:
+def submit_cmd(records, name, authors, url, description, command_, supersede, as_json, root) -> None:
     """Validate one learner's RECORDS (files or directories) for one task and preset; write the entry."""
     from oscbench.leaderboard.submissions import submit
     from oscbench.leaderboard.validation import ValidationFailed
@@ -395,8 +417,17 @@ def submit_cmd(records, name, authors, url, description, command_, supersede, ro
         res = submit(list(records), name=name, authors=authors, url=url, description=description,
                      command=command_, supersede=supersede, root=root)
     except ValidationFailed as err:
+        if as_json:
+            _dump_json({"ok": False, "problems": err.problems})
         _echo_problems(err)
         raise SystemExit(2) from None
+    if as_json:
+        e = res.entry
+        _dump_json({"ok": True, "path": str(res.path), "superseded": str(res.superseded) if res.superseded else None,
+                    "name": e["name"], "task": e["task"]["id"], "preset": e["task"]["preset"],
+                    "learner": e["learner"]["name"], "games": e["games"], "seeds": len(e["records"]),
+                    "submitted": e["submitted"]})
+        return
     if res.superseded:
         click.echo(f"kept the previous entry as {res.superseded} (superseded)")
     click.echo(f"wrote {res.path}; commit it and run `oscbench leaderboard build`")
@@ -408,12 +439,17 @@ def leaderboard() -> None:
 
 
 @leaderboard.command("build")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_LB_ROOT
-def leaderboard_build(root) -> None:
+def leaderboard_build(as_json, root) -> None:
     """Write ROOT/README.md (tables) and the static site ROOT/site/ (all or nothing)."""
     from oscbench.leaderboard.site import build
 
     res = build(root)
+    if as_json:
+        _dump_json({"boards": res.boards, "entries": res.entries, "readme": str(res.readme),
+                    "site": str(res.site / "index.html"), "files": list(res.files)})
+        return
     click.echo(f"built {res.boards} boards from {res.entries} entries: {res.readme}, {res.site / 'index.html'}")
 
 
