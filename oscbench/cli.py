@@ -69,9 +69,10 @@ def datasets() -> None:
 @click.option("--policy-file", type=click.Path(path_type=Path), default=None,
               help="Atari: replay this local action log instead of the downloaded one.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Atari suites: games generated in parallel.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {dataset id: file} (bars stay on stderr).")
 # [atari-generate-options]
 def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_patterns, gamma, output,
-                      overwrite, quiet, policy_file, jobs) -> None:
+                      overwrite, quiet, policy_file, jobs, as_json) -> None:
     """Generate dataset NAME.
 
     NAME is `trace-patterning` (or an id such as trace-patterning/code-head-v1), `atari/<Game>-v1`,
@@ -95,7 +96,13 @@ def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_pa
         path = gen.generate_trace_patterning(output, config=config, seed=0 if seed is None else seed,
                                              n_steps=1_000_000 if steps is None else steps,
                                              overwrite=overwrite, progress=not quiet)
-        click.echo(f"wrote {path}")
+        if as_json:
+            from oscbench.datasets.format import DatasetFile
+
+            with DatasetFile(path, verify=False) as ds:
+                _dump_json({"datasets": {ds.dataset_id: str(path)}})
+        else:
+            click.echo(f"wrote {path}")
         return
     if name in ("atari", "atari-v1") or name.startswith("atari/"):
         from oscbench.datasets.atari.generate import generate_named
@@ -106,12 +113,19 @@ def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_pa
         if given:
             raise ConfigError(f"{', '.join(given)} only apply to trace patterning; an Atari dataset's length and "
                               "content are set by its recorded action log (drop the option).")
-        for did, path in generate_named(name, policy_file=policy_file, jobs=jobs, output=output,
-                                        overwrite=overwrite, progress=not quiet).items():
-            click.echo(f"{did}: {path}")
+        _echo_datasets(generate_named(name, policy_file=policy_file, jobs=jobs, output=output,
+                                      overwrite=overwrite, progress=not quiet), as_json)
         return
     # [atari-generate]
     raise ConfigError(f"unknown dataset {name!r}; try `trace-patterning` or see `oscbench datasets list`.")
+
+
+def _echo_datasets(made: dict, as_json: bool) -> None:
+    if as_json:
+        _dump_json({"datasets": {did: str(path) for did, path in made.items()}})
+    else:
+        for did, path in made.items():
+            click.echo(f"{did}: {path}")
 
 
 @datasets.command("info")
@@ -155,13 +169,13 @@ def datasets_show(dataset_id, as_json) -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Games generated in parallel.")
 @click.option("--log-only", is_flag=True, help="Fetch the verified logs only; generate later.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {dataset id: file} (bars stay on stderr).")
+def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet, as_json) -> None:
     """Fetch a verified action log (atari/<Game>-v1, atari-v1 or --all) and generate its dataset."""
     from oscbench.datasets import registry
 
-    for did, path in registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
-                                       progress=not quiet).items():
-        click.echo(f"{did}: {path}")
+    _echo_datasets(registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
+                                     progress=not quiet), as_json)
 
 
 @datasets.command("verify")
