@@ -15,8 +15,8 @@ the one of ``linear_td.py`` with ∇V_t in place of the features: δ = c_t + γ_
 θ += α δ e, e = γ_t λ e + ∇V_t. Sensitivities and ∇V_t use the parameters before the step's update
 (the usual online approximation of RTRL).
 
-The code is plain numpy-style array code; numba compiles the per-step loop (``@numba.njit``), so a
-200,000-step run takes about a second instead of minutes. ``flops_per_step`` counts every term of the
+The code is plain numpy-style array code; numba compiles the per-step loop (``@numba.njit``), which
+the ``short`` and ``full`` presets (millions of steps) need. ``flops_per_step`` counts every term of the
 step with the rules of ``oscbench/benchmark/flops.py``; the RTRL product U·J (H²·P multiply-accumulates,
 P = H(F+H+1) recurrent parameters) dominates. With H = 4: 1,936 FLOPs on trace patterning (F = 12,
 budget 4,400) and 31,392 on Atari (F = 275, budget 55,000). Try it::
@@ -39,17 +39,20 @@ def _rtrl_td(W, U, b, v, c, eW, eU, eb, ev, ec, JW, JU, Jb, h, last, xs, cumulan
     ``last`` = [V_{t−1}, started (0/1)].
     """
     H = h.shape[0]
+    # scratch, allocated once per call: the new sensitivities, the gradient, the previous hidden state
+    JW_new, JU_new, Jb_new = np.empty_like(JW), np.empty_like(JU), np.empty_like(Jb)
+    gW, gU, gb = np.empty_like(W), np.empty_like(U), np.empty_like(b)
+    h_prev = np.empty_like(h)
     for t in range(xs.shape[0]):
         x = xs[t]
         gamma = continuations[t]
-        h_prev = h.copy()
-        pre = W @ x + U @ h_prev + b
-        h_new = np.tanh(pre)
+        h_prev[:] = h
+        h_new = np.tanh(W @ x + U @ h_prev + b)
         d = 1.0 - h_new * h_new
         # RTRL: J_t = diag(d) (direct term + U J_{t-1}), with the parameters before this step's update
-        JW_new = np.zeros_like(JW)
-        JU_new = np.zeros_like(JU)
-        Jb_new = np.zeros_like(Jb)
+        JW_new[:] = 0.0
+        JU_new[:] = 0.0
+        Jb_new[:] = 0.0
         for i in range(H):
             for m in range(H):
                 u = U[i, m]
@@ -64,9 +67,9 @@ def _rtrl_td(W, U, b, v, c, eW, eU, eb, ev, ec, JW, JU, Jb, h, last, xs, cumulan
             Jb_new[i] *= d[i]
         value = v @ h_new + c[0]
         # gradient of V_t with respect to the recurrent parameters: v · J_t
-        gW = np.zeros_like(W)
-        gU = np.zeros_like(U)
-        gb = np.zeros_like(b)
+        gW[:] = 0.0
+        gU[:] = 0.0
+        gb[:] = 0.0
         for i in range(H):
             gW += v[i] * JW_new[i]
             gU += v[i] * JU_new[i]

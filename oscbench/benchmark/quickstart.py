@@ -56,6 +56,14 @@ class QuickstartResult:
                 "failed": [evaluator.run_name(r) for r in self.failed], "ok": not self.failed}
 
 
+def _display(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (``examples/linear_td.py``)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _record_dir(out: Path, learner: str) -> Path:
     return out / "records" / Path(learner.split(":")[0]).stem
 
@@ -103,7 +111,8 @@ def quickstart(out_dir: str | Path = "out", *, n_steps: int | None = None, seeds
     label = "custom" if custom else PRESET
     for name, from_files in runs:
         where = "reading the files above" if from_files else "on the task's generated stream"
-        echo(f"\n== 2. evaluating {name} on {TASK} ({label}: {steps:,} steps, seeds {seed_text}), {where}")
+        shown = name if from_files else f"the example learner {_display(Path(name))}"
+        echo(f"\n== 2. evaluating {shown} on {TASK} ({label}: {steps:,} steps, seeds {seed_text}), {where}")
         res = evaluator.evaluate(name, task=TASK, preset=PRESET, seeds=seed_list, out_dir=_record_dir(out, name),
                                  n_steps=steps if custom else None, progress=progress,
                                  dataset=files if from_files else None)
@@ -123,9 +132,11 @@ def quickstart(out_dir: str | Path = "out", *, n_steps: int | None = None, seeds
          "Next: `oscbench evaluate hybrid --preset short` (5 seeds of 5M steps) and\n"
          "`oscbench leaderboard show` for the committed reference results at that preset.")
     if result.submit_command:
-        echo(f"\nYour first submission: the example's records form a valid {PRESET}-board entry. Copy\n"
-             f"examples/linear_td.py, make it your own, rerun the quickstart, then submit (add --authors, --url):\n"
-             f"  {result.submit_command}")
+        echo(f"\nYour first submission: the example learner's records form a valid {PRESET}-board entry:\n"
+             f"  {result.submit_command}\n"
+             "(add --authors and --url; --root DIR tries it on a scratch board). For a learner of your own, copy\n"
+             "examples/linear_td.py to my_learner.py, change it, run `oscbench evaluate my_learner.py --out runs/mine`\n"
+             "and submit runs/mine the same way.")
     elif result.not_submittable:
         echo(f"\nThe example's records are not a leaderboard entry: {result.not_submittable}.")
     return result
