@@ -130,3 +130,33 @@ def test_a_stream_read_from_a_file_is_refused_naming_the_file_not_a_wrappers_opt
     probs = check_records(recs)
     assert len(probs) == 1 and "the dataset file out/data/tp_seed.h5" in probs[0], probs
     assert "rerun without --dataset" not in probs[0]
+
+
+def test_learning_curve_panels_show_a_ci_band_and_the_best_constant():
+    """One panel per learner; the band is a Student-t 95% interval over seeds of the smoothed curves,
+    recomputed here independently; the dashed line sits at the mean target variance (NMSE 1)."""
+    from scipy import stats
+
+    from leaderboard_fixtures import make_records
+    from oscbench.benchmark.plots import curve_band, learning_curve_figure
+
+    a = make_records(3, 0.4, name="a", noise=0.3)
+    b = make_records(4, 0.9, name="b", noise=0.3)
+    fig = learning_curve_figure(a + b)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert sorted(ax.get_title().split(":")[0] for ax in panels) == ["a", "b"]
+    for ax, runs in zip(sorted(panels, key=lambda ax: ax.get_title()), (a, b)):
+        dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert len(dashed) == 1
+        want = np.mean([r["metrics"]["target_variance"] for r in runs])
+        assert np.allclose(dashed[0].get_ydata(), want)
+        assert len(ax.collections) == 1                   # the CI band
+    # the band, independently: trailing means of 5 bins, then mean ± t(0.975, n-1)·sd/√n over runs
+    x, mean, lo, hi = curve_band(b, smooth_bins=5)
+    ys = np.array([r["curve"]["mse"] for r in b])
+    sm = np.array([[ys[i, max(0, j - 4):j + 1].mean() for j in range(ys.shape[1])] for i in range(len(ys))])
+    half = stats.t.ppf(0.975, len(b) - 1) * sm.std(axis=0, ddof=1) / np.sqrt(len(b))
+    np.testing.assert_allclose(mean, sm.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(hi - mean, half, rtol=1e-9)
+    np.testing.assert_allclose(mean - lo, half, rtol=1e-9)
+    assert x[-1] == b[0]["steps"]

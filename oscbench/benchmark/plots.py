@@ -40,12 +40,20 @@ def curve_band(runs: Sequence[Mapping[str, Any]], level: float = 0.95, smooth_bi
 
 
 def plot_learning_curves(records: Sequence[Mapping[str, Any]], path: str | Path, *, title: str | None = None) -> Path:
-    """Write a PNG with one panel per learner (and game): the mean learning curve over seeds, its 95%
-    confidence band, and the best constant predictor's error (the variance of the target over the
-    scoring window, mean over seeds: NMSE = 1), so a curve near that line has learned nothing yet.
+    """Write :func:`learning_curve_figure` of ``records`` as a PNG (atomically); return the path."""
+    fig = learning_curve_figure(records, title=title)
+    path = Path(path)
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, format="png")
+    return path
+
+
+def learning_curve_figure(records: Sequence[Mapping[str, Any]], *, title: str | None = None) -> Any:
+    """A matplotlib Figure with one panel per learner (and game): the mean learning curve over seeds,
+    its 95% confidence band, and the best constant predictor's error (the variance of the target over
+    the scoring window, mean over seeds: NMSE = 1), so a curve near that line has learned nothing yet.
 
     Runs are grouped by :func:`oscbench.benchmark.metrics.group_key`; failed runs are left out.
-    Returns the path written (atomically).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -101,7 +109,4 @@ def plot_learning_curves(records: Sequence[Mapping[str, Any]], path: str | Path,
                  "mean and 95% CI over seeds; each run averaged over a trailing 1/20 of its length")
     fig.suptitle(title or "learning curves", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return fig
