@@ -67,9 +67,10 @@ def resolve_seeds(seeds: str | Iterable[int] | None = None, n_seeds: int | None 
         return list(range(int(n_seeds)))
     if seeds is None:
         return list(range(default))
-    if _is_int(seeds):
-        raise ConfigError(f"{seeds_name}={seeds} is ambiguous: write {seeds_name}=[{seeds}] for seed {seeds} alone, "
-                          f"or {n_seeds_name}={seeds} for seeds 0-{int(seeds) - 1}.")
+    if isinstance(seeds, Integral) and not isinstance(seeds, bool):
+        n = int(seeds)
+        raise ConfigError(f"{seeds_name}={n} is ambiguous: write {seeds_name}=[{n}] for seed {n} alone, "
+                          f"or {n_seeds_name}={n} for seeds 0-{n - 1}.")
     if isinstance(seeds, str):
         return parse_seeds(seeds, option=seeds_name)
     try:
