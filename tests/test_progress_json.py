@@ -86,3 +86,36 @@ def test_submit_json_reports_problems_as_json(tmp_path):
     assert res.exit_code == 2
     doc = json.loads(res.stdout)
     assert doc["ok"] is False and len(doc["problems"]) == 1 and "needs 3" in doc["problems"][0]
+
+
+def test_every_command_has_json():
+    """Every command produces a result, so every command takes --json (a new one must too)."""
+    import click
+
+    def walk(group, prefix):
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                yield from walk(cmd, f"{prefix} {name}")
+            else:
+                yield f"{prefix} {name}", cmd
+
+    lacking = [path for path, cmd in walk(cli, "oscbench")
+               if not any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option))]
+    assert lacking == []
+
+
+def test_cheap_commands_print_one_json_document(tmp_path):
+    out = tmp_path / "tp.h5"
+    assert _run("datasets", "generate", "trace-patterning", "--steps", 300, "-o", out, "--quiet").exit_code == 0
+    runs = tmp_path / "runs"
+    from leaderboard_fixtures import make_records, write_records
+
+    write_records(make_records(3, 0.4, name="mine"), runs)
+    for args in (["tasks", "list"], ["tasks", "show", "atari-v1"], ["datasets", "list"],
+                 ["datasets", "show", "atari/Pong-v1"], ["datasets", "info", out], ["results", "summary", runs],
+                 ["results", "validate", runs], ["leaderboard", "show", "--root", tmp_path / "lb"],
+                 ["leaderboard", "validate", "--root", tmp_path / "lb"], ["speed", "--case", "trace-stream",
+                                                                         "--scale", 0.001]):
+        res = _run(*args, "--json")
+        assert res.exit_code == 0, (args, res.output)
+        json.loads(res.stdout)
