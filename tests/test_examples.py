@@ -147,3 +147,15 @@ def test_recurrent_flops_within_budgets():
     # the U·J product alone is H²·P multiply-accumulates: the declaration must cover it
     for F, H in ((12, 4), (275, 4), (12, 8)):
         assert mod.rtrl_flops(F, H) > H * H * H * (F + H + 1)
+
+
+def test_documented_flop_counts_are_the_declared_ones():
+    """examples/README.md's table and the RNN's docstring quote what flops_per_step() declares."""
+    readme = (EXAMPLES / "README.md").read_text()
+    for name in NAMES:
+        mod = _module(name)
+        tp, atari = (mod.make_learner(f, seed=0).flops_per_step() for f in (12, 275))
+        row = next(ln for ln in readme.splitlines() if ln.startswith(f"| [`{name}.py`]"))
+        assert row.rstrip(" |").endswith(f"{tp:,} / {atari:,}"), row
+    doc = _module("recurrent_numpy").__doc__
+    assert "1,936 FLOPs on trace patterning" in doc and "31,392 on Atari" in doc
