@@ -129,3 +129,19 @@ def test_cli_name_override(tmp_path):
     assert res.exit_code == 0, res.output
     rec = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert rec["learner"]["name"] == "My constant"
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "a/b", "a\\b", "x\x1b[31m", "line\nbreak", "n" * 101])
+def test_name_override_refuses_unsafe_names(bad):
+    with pytest.raises(ConfigError, match="--name"):
+        evaluate(CONST, n_steps=300, seeds=[0], progress=False, name=bad)
+
+
+def test_a_name_does_not_make_a_learner_a_reference(tmp_path):
+    """--name tbptt on one's own learner changes the label only: the board recognises references by
+    what was run (the spec and its configuration), so the entry is not taken for the reference T-BPTT."""
+    from oscbench.leaderboard.ranking import reference_kind
+
+    rec = evaluate(CONST, n_steps=300, seeds=[0], progress=False, name="tbptt").records[0]
+    assert rec["learner"]["name"] == "tbptt" and rec["learner"]["spec"] == CONST
+    assert reference_kind({"learner": rec["learner"], "task": rec["task"], "records": [rec]}) is None

@@ -193,8 +193,10 @@ def load_learner(spec: str | Callable[..., Any], *, name: str | None = None) -> 
     """Resolve a learner spec (or a factory callable) into a :class:`LoadedLearner`; ``name``, if given,
     replaces the derived name (records and the board show it)."""
     if name is not None:
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or any(c in name for c in "/\\\n\r"):
-            raise ConfigError(f"learner name {name!r} must be 1-100 characters without slashes or line breaks.")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable() \
+                or any(c in name for c in "/\\"):
+            raise ConfigError(f"learner name {name!r} must be 1-100 printable characters without slashes; "
+                              "choose another --name.")
         loaded = load_learner(spec)
         loaded.name = name.strip()
         return loaded
