@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
+from oscbench.datasets import kinds
 from oscbench.datasets.format import DatasetFile, DatasetWriter, assemble_observations
 from oscbench.datasets.generate import generate_trace_patterning
 from oscbench.datasets.stream import concat_chunks
@@ -138,6 +139,11 @@ def test_not_a_dataset_and_missing_file(tmp_path):
         DatasetFile(p)
     with pytest.raises(DataError, match="no dataset file"):
         DatasetFile(tmp_path / "nope.h5")
+
+
+_TEST_KIND = kinds.register(kinds.KindSpec(
+    "test", "tests", layout=lambda params: [{"array": "observations", "op": "scale", "scale": 1.0}],
+    sources=frozenset({"observations"}), canonical=lambda attrs: {"dataset_id": "test/x-v1"}))
 
 
 def _writer(path, **kw):

@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from oscbench.datasets import kinds
 from oscbench.datasets.stream import StepChunk, rechunk
-from oscbench.errors import ConfigError
+from oscbench.errors import ConfigError, DataError
 
 KIND = "trace-patterning"
 N_CS = 6
@@ -312,3 +313,39 @@ class TracePatterningStream:
 def with_overrides(config: TracePatterningConfig, **overrides: Any) -> TracePatterningConfig:
     """``config`` with the non-None overrides applied (validated)."""
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# -- the dataset kind (what a trace-patterning file may not choose; see oscbench.datasets.kinds) -----
+TRACE_LAYOUT = [{"array": "observations", "op": "scale", "scale": 1.0}]
+GENERATOR = TracePatterningStream.generator
+
+
+def _config_of(params: Any) -> TracePatterningConfig:
+    try:
+        return TracePatterningConfig.from_dict(dict(params))
+    except (ConfigError, TypeError, ValueError) as err:
+        raise DataError(f"attribute 'params' is not a trace-patterning parameter set ({err}); "
+                        "generate the file again.") from None
+
+
+def _canonical(attrs: Any) -> dict[str, Any]:
+    config = _config_of(attrs.get("params"))
+    return {"params": config.to_dict(), "dataset_id": dataset_id(config), "gamma": config.gamma}
+
+
+def _check_stream(ds: Any) -> None:
+    """The file's first block must be the stream its ``params`` and ``seed`` generate (so a relabelled
+    seed, or edited parameters, are refused): one 65,536-step block is regenerated and compared."""
+    if ds.seed < 0:
+        raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed}; a trace-patterning seed is >= 0, generate "
+                        "the file again.")
+    block = next(TracePatterningStream(_config_of(ds.params), ds.seed).raw_blocks(ds.n_steps))
+    n = len(block["cumulants"])
+    for name in ("observations", "cumulants", "continuations", "returns", "returns_truncated"):
+        if name in ds.step_arrays and not np.array_equal(ds.array(name, 0, n), block[name]):
+            raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed} (with its 'params') but the '{name}' array is "
+                            "not that stream's; the file was relabelled or edited, generate it again.")
+
+
+kinds.register(kinds.KindSpec(KIND, GENERATOR, layout=lambda params: [dict(s) for s in TRACE_LAYOUT],
+                              sources=frozenset({"observations"}), canonical=_canonical, check_data=_check_stream))
