@@ -64,7 +64,7 @@ from oscbench.errors import DataError
 SCHEMA_VERSION = 2
 READABLE_SCHEMA_VERSIONS = (1, 2)
 SCHEMA_FILE = "record.schema.json"
-MAX_RECORD_BYTES = 1 << 20      # a 50M-step record is about 60 kB
+MAX_RECORD_BYTES = 1 << 20      # a committed 5M-step record is 13 kB (100 bins, 100 running-log entries)
 MAX_DEPTH = 8                   # records nest at most 5 levels (hyper-parameter lists included)
 MAX_CUSTOM_STEPS = 10**10       # --steps runs (preset "custom"); presets fix their own length
 FUTURE_SLACK_SECONDS = 300      # clock skew allowed for ``created``

@@ -67,7 +67,7 @@ def dumps(entry: Mapping[str, Any]) -> str:
     return json.dumps(entry, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-MAX_ENTRY_BYTES = 64 << 20   # an entry of 53 games x 15 seeds of 50M-step records is about 50 MB
+MAX_ENTRY_BYTES = 64 << 20   # 795 records (53 games x 15 seeds); a 50M-step record holds ~2,500 numbers (~60 kB)
 
 
 def read_entry(path: Path) -> dict[str, Any]:
