@@ -491,6 +491,8 @@ def stream_figures(task_id: str, game: str | None, seed: int, steps: int) -> dic
         end = chunk.start + len(chunk)
         if a < end:
             t = chunk.returns_truncated if task.target == "returns_truncated" else chunk.returns
+            if t is None:
+                raise DataError(f"the stream of {task_id} has no {task.target} array; regenerate it.")
             target[a - w0:end - w0] = t[a - chunk.start:]
             full[a - w0:end - w0] = chunk.returns[a - chunk.start:]
     return {"dataset": dict(source.dataset), "target_mean": float(target.mean()),
