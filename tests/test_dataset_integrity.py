@@ -150,3 +150,16 @@ def test_version_1_files_still_open_with_the_same_content_digest(trace5, tmp_pat
         f.attrs["observation_layout"] = json.dumps([{"array": "returns", "op": "scale", "scale": 1.0}])
     with pytest.raises(DataError, match="'observation_layout'"):
         DatasetFile(old)
+
+
+def test_registry_content_digests_are_those_the_code_derives():
+    """Every game's registry content digest is the one the code's canonical attributes give for its
+    array digest (fails when an attribute the code derives changes without `maintain.rebind_registry`)."""
+    from oscbench.datasets.atari import games as G
+    from oscbench.datasets.atari.dataset import registry_content_digest
+
+    reg = G.registry_data()["games"]
+    assert len(reg) == 58
+    for game, facts in reg.items():
+        want = registry_content_digest(game, facts["arrays_sha256"], facts["fingerprint"]["n_steps"])
+        assert facts["content_sha256"] == want, game
