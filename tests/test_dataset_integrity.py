@@ -163,3 +163,30 @@ def test_registry_content_digests_are_those_the_code_derives():
     for game, facts in reg.items():
         want = registry_content_digest(game, facts["arrays_sha256"], facts["fingerprint"]["n_steps"])
         assert facts["content_sha256"] == want, game
+
+
+def test_arrays_rewritten_late_with_recomputed_digests_are_refused(trace5, tmp_path):
+    """Leaking the target through the observation bits after the first block, with every digest
+    recomputed, is caught: verification regenerates the whole stream from params and seed."""
+    import hashlib
+
+    from oscbench.datasets.format import _combine
+
+    forged = tmp_path / "late.h5"
+    shutil.copy(trace5, forged)
+    with h5py.File(forged, "r+") as f:
+        obs = f["observations"][()]
+        obs[66_000:, -1] = (f["returns_truncated"][66_000:] > 0.5).astype(np.uint8)   # a distractor bit = target
+        f["observations"][...] = obs
+        entries = {}
+        for name in f.keys():
+            a = np.ascontiguousarray(f[name][()])
+            d = hashlib.sha256(a.tobytes()).hexdigest()
+            f[name].attrs["sha256"] = d
+            entries[name] = (a.dtype.str, a.shape, d)
+        f.attrs["arrays_sha256"] = _combine(entries)
+        d = decode_attrs(f.attrs, kinds.COMMON_JSON_ATTRS)
+        f.attrs["content_sha256"] = bound_digest(str(f.attrs["arrays_sha256"]), bound_attrs(d))
+    DatasetFile(forged, verify=False).close()   # every digest is consistent ...
+    with pytest.raises(DataError, match=r"'observations' array differs at step 66,0\d\d"):   # ... the stream is not
+        DatasetFile(forged)

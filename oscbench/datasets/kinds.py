@@ -12,8 +12,8 @@ kind registers a :class:`KindSpec` here:
   :class:`~oscbench.datasets.format.DatasetFile` refuses a file whose stored value differs, naming
   the attribute;
 * ``check_data(file)`` (optional) -- a check of the arrays against what the attributes imply that no
-  digest can give (trace patterning regenerates the stream's first block from the parameters and
-  seed, so a seed-5 file relabelled seed 0 is refused);
+  digest can give (trace patterning regenerates the whole stream from the parameters and seed, so a
+  seed-5 file relabelled seed 0, or arrays rewritten with recomputed digests, are refused);
 * ``json_attrs`` / ``provenance`` -- attributes stored as JSON text, and attributes that are
   informational only (library versions) and so not bound by the content digest.
 

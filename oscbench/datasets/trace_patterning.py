@@ -334,17 +334,26 @@ def _canonical(attrs: Any) -> dict[str, Any]:
 
 
 def _check_stream(ds: Any) -> None:
-    """The file's first block must be the stream its ``params`` and ``seed`` generate (so a relabelled
-    seed, or edited parameters, are refused): one 65,536-step block is regenerated and compared."""
+    """The file must hold exactly the stream its ``params`` and ``seed`` generate: every block is
+    regenerated and compared (about as fast as reading the file), so a relabelled seed, edited
+    parameters, or arrays rewritten to leak the target (with recomputed digests) are all refused."""
     if ds.seed < 0:
         raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed}; a trace-patterning seed is >= 0, generate "
                         "the file again.")
-    block = next(TracePatterningStream(_config_of(ds.params), ds.seed).raw_blocks(ds.n_steps))
-    n = len(block["cumulants"])
-    for name in ("observations", "cumulants", "continuations", "returns", "returns_truncated"):
-        if name in ds.step_arrays and not np.array_equal(ds.array(name, 0, n), block[name]):
-            raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed} (with its 'params') but the '{name}' array is "
-                            "not that stream's; the file was relabelled or edited, generate it again.")
+    names = [n for n in ("observations", "cumulants", "continuations", "returns", "returns_truncated")
+             if n in ds.step_arrays]
+    for block in TracePatterningStream(_config_of(ds.params), ds.seed).raw_blocks(ds.n_steps):
+        t0, n = block["start"], len(block["cumulants"])
+        for name in names:
+            stored = ds.array(name, t0, t0 + n)
+            if np.array_equal(stored, block[name]):
+                continue
+            if t0 == 0:
+                raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed} (with its 'params') but the '{name}' array "
+                                "is not that stream's; the file was relabelled or edited, generate it again.")
+            step = t0 + int(np.argmax(np.any((stored != block[name]).reshape(n, -1), axis=1)))
+            raise DataError(f"{ds.path}: the '{name}' array differs at step {step:,} from the stream its 'params' and "
+                            f"'seed' generate; the file was edited, generate it again.")
 
 
 kinds.register(kinds.KindSpec(KIND, GENERATOR, layout=lambda params: [dict(s) for s in TRACE_LAYOUT],
