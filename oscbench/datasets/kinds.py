@@ -29,8 +29,8 @@ from typing import Any
 
 from oscbench.errors import DataError
 
-#: arrays that hold what is scored; no observation layout may read them, whatever kind says so
-SCORING_ARRAYS = frozenset({"returns", "returns_truncated"})
+#: arrays that hold what is scored (or the best prediction of it); no observation layout may read them
+SCORING_ARRAYS = frozenset({"returns", "returns_truncated", "bayes_floor"})
 #: root attributes stored as JSON text in every file
 COMMON_JSON_ATTRS = frozenset({"params", "observation_layout", "versions"})
 
