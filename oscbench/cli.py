@@ -306,7 +306,7 @@ def results_validate(files, as_json) -> None:
     """Check records (files or directories) against the schema and recompute what can be recomputed."""
     from oscbench.benchmark.records import validate_record
 
-    reports = [validate_record(p) for p in _record_paths(files)]
+    reports = [validate_record(p, stream=True) for p in _record_paths(files)]
     if as_json:
         _dump_json([r.to_dict() for r in reports])
     else:

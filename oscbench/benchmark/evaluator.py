@@ -228,19 +228,9 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
              build: Callable[[], Any], source: tasks.StreamSource, out: Path | None,
              results: EvaluationResults, progress: bool, chunk_steps: int) -> dict[str, Any]:
     ref = _reference(p, steps, game)
-    record: dict[str, Any] = {
-        "schema_version": records.SCHEMA_VERSION,
-        "task": {"id": t.id, "version": t.version, "preset": preset_label, "game": game,
-                 "budget_flops": t.budget_flops, "gamma": t.gamma, "target": t.target, "window_steps": t.window_steps},
-        "dataset": dict(source.dataset),
-        "learner": {"spec": loaded.spec, "name": loaded.name, "hyperparameters": hp, "flops_per_step": 1,
-                    "source_sha256": loaded.source_sha256},
-        "seed": seed, "steps": steps, "status": "ok", "failure": None, "metrics": None, "curve": None,
-        "audit": {"causality": "not run", "determinism": "not run", "prefix_steps": 0},
-        "timing": {"wall_seconds": 0.0, "cpu_seconds": 0.0, "steps_per_cpu_second": None},
-        "provenance": records.provenance(loaded.source_sha256),
-        "created": "",
-    }
+    record: Any = records.new_record(t, preset=preset_label, game=game, dataset=source.dataset, seed=seed,
+                                     steps=steps, learner_spec=loaded.spec, learner_name=loaded.name,
+                                     hyperparameters=hp, source_sha256=loaded.source_sha256)
     stem = records.record_stem(record)
     name = run_name(record)
 

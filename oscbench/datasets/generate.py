@@ -7,10 +7,10 @@ from tqdm.auto import tqdm
 
 from oscbench.datasets import paths
 from oscbench.datasets.format import DatasetWriter
-from oscbench.datasets.trace_patterning import TracePatterningConfig, TracePatterningStream
+from oscbench.datasets.trace_patterning import TRACE_LAYOUT, TracePatterningConfig, TracePatterningStream
 from oscbench.errors import ConfigError
 
-TRACE_LAYOUT = [{"array": "observations", "op": "scale", "scale": 1.0}]
+__all__ = ["TRACE_LAYOUT", "default_trace_path", "generate_trace_patterning"]
 
 
 def default_trace_path(config: TracePatterningConfig, seed: int, n_steps: int) -> Path:
@@ -43,7 +43,7 @@ def generate_trace_patterning(path: str | Path | None = None, *, config: TracePa
                                     "continuations": ("<f4", ()), "returns": ("<f8", ()),
                                     "returns_truncated": ("<f8", ()),
                                     **({"bayes_floor": ("<f8", ())} if with_floor else {})},
-                       observation_layout=TRACE_LAYOUT, overwrite=overwrite) as w, \
+                       overwrite=overwrite) as w, \
             tqdm(total=n_steps, unit="step", unit_scale=True, disable=not progress or n_steps < 2_000_000,
                  desc="trace-patterning") as bar:
         for b in stream.raw_blocks(n_steps, with_floor=with_floor):

@@ -42,8 +42,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from oscbench.datasets import kinds
 from oscbench.datasets.stream import StepChunk, rechunk
-from oscbench.errors import ConfigError
+from oscbench.errors import ConfigError, DataError
 
 KIND = "trace-patterning"
 N_CS = 6
@@ -418,3 +419,49 @@ def bayes_floor_nmse_stationary(config: TracePatterningConfig) -> float | None:
     err, m1, m2 = (q * v / n / length for v in (se, s1, s2))
     var = m2 - m1 * m1
     return err / var if var > 0 else None
+
+
+# -- the dataset kind (what a trace-patterning file may not choose; see oscbench.datasets.kinds) -----
+TRACE_LAYOUT = [{"array": "observations", "op": "scale", "scale": 1.0}]
+GENERATOR = TracePatterningStream.generator
+
+
+def _config_of(params: Any) -> TracePatterningConfig:
+    try:
+        return TracePatterningConfig.from_dict(dict(params))
+    except (ConfigError, TypeError, ValueError) as err:
+        raise DataError(f"attribute 'params' is not a trace-patterning parameter set ({err}); "
+                        "generate the file again.") from None
+
+
+def _canonical(attrs: Any) -> dict[str, Any]:
+    config = _config_of(attrs.get("params"))
+    return {"params": config.to_dict(), "dataset_id": dataset_id(config), "gamma": config.gamma}
+
+
+def _check_stream(ds: Any) -> None:
+    """The file must hold exactly the stream its ``params`` and ``seed`` generate: every block is
+    regenerated and compared (about as fast as reading the file), so a relabelled seed, edited
+    parameters, or arrays rewritten to leak the target (with recomputed digests) are all refused."""
+    if ds.seed < 0:
+        raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed}; a trace-patterning seed is >= 0, generate "
+                        "the file again.")
+    names = [n for n in ("observations", "cumulants", "continuations", "returns", "returns_truncated", "bayes_floor")
+             if n in ds.step_arrays]
+    stream = TracePatterningStream(_config_of(ds.params), ds.seed)
+    for block in stream.raw_blocks(ds.n_steps, with_floor="bayes_floor" in names):
+        t0, n = block["start"], len(block["cumulants"])
+        for name in names:
+            stored = ds.array(name, t0, t0 + n)
+            if np.array_equal(stored, block[name]):
+                continue
+            if t0 == 0:
+                raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed} (with its 'params') but the '{name}' array "
+                                "is not that stream's; the file was relabelled or edited, generate it again.")
+            step = t0 + int(np.argmax(np.any((stored != block[name]).reshape(n, -1), axis=1)))
+            raise DataError(f"{ds.path}: the '{name}' array differs at step {step:,} from the stream its 'params' and "
+                            f"'seed' generate; the file was edited, generate it again.")
+
+
+kinds.register(kinds.KindSpec(KIND, GENERATOR, layout=lambda params: [dict(s) for s in TRACE_LAYOUT],
+                              sources=frozenset({"observations"}), canonical=_canonical, check_data=_check_stream))

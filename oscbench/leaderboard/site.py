@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from oscbench._atomic import write_text_atomic
+from oscbench._atomic import write_failed, write_text_atomic
 from oscbench.errors import OscbenchError
 from oscbench.leaderboard import entries as E
 from oscbench.leaderboard import plots
@@ -342,10 +342,12 @@ def write_site(root: Path, entries: Sequence[tuple[Path | None, Mapping[str, Any
         if site.exists():
             os.replace(site, old)
         os.replace(tmp, site)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not site.exists():
             os.replace(old, site)
+        if isinstance(err, OSError):   # e.g. a full disk: one line, the old site kept
+            raise write_failed(site, err) from None
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):

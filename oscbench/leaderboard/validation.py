@@ -157,7 +157,7 @@ def check_records(records: Sequence[Any], *, labels: Sequence[str] | None = None
             per_run.setdefault(f"the run is unaudited (causality {audit.get('causality')!r}, determinism "
                                f"{audit.get('determinism')!r}); only runs that pass both audits count", []).append(lab)
             continue
-        rep = validate_record(r)
+        rep = validate_record(r, stream=check_data)
         for e in rep.errors:
             per_run.setdefault(e, []).append(lab)
         if rep.ok:
