@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import oscbench.baselines
     from oscbench.benchmark import tasks
-    from oscbench.benchmark.evaluator import parse_seeds
+    from oscbench.benchmark.seeds import parse_seeds
     from oscbench.benchmark.loading import reference_sha256
     from oscbench.benchmark.records import record_stem
     from oscbench.leaderboard import entries as E

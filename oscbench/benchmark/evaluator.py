@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from oscbench.benchmark import loading, metrics, records, tasks
 from oscbench.benchmark.audit import _flops_value, run_audit
 from oscbench.benchmark.guard import LearnerFault, call, run_checked
+from oscbench.benchmark.seeds import resolve_seeds
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
 CHUNK_STEPS = 32768   # steps handed to the learner per call of run()
@@ -85,7 +85,8 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 
 def format_table(summary: list[dict[str, Any]]) -> str:
     """The comparison table printed by ``oscbench evaluate`` and the quickstart."""
-    head = (f"{'learner':<14}{'task':<22}{'seeds':>6}  {'final error':>11}  {'NMSE [95% CI]':<26}"
+    w = max([14] + [len(g["learner"]) + 2 for g in summary])
+    head = (f"{'learner':<{w}}{'task':<22}{'seeds':>6}  {'final error':>11}  {'NMSE [95% CI]':<26}"
             f"{'lifetime':>10}{'FLOPs/step':>12}{'steps/CPU-s':>13}")
     rows = [head, "-" * len(head)]
     for g in summary:
@@ -94,38 +95,10 @@ def format_table(summary: list[dict[str, Any]]) -> str:
         ci = f"[{_fmt(n['ci_low'], 4)}, {_fmt(n['ci_high'], 4)}]" if n["ci_low"] is not None else ""
         seeds = f"{len(g['seeds'])}" + (f"+{len(g['failed_seeds'])}F" if g["failed_seeds"] else "")
         rate = g["steps_per_cpu_second"]["mean"]
-        rows.append(f"{g['learner']:<14}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "
+        rows.append(f"{g['learner']:<{w}}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "
                     f"{(_fmt(n['mean'], 4) + ' ' + ci):<26}{_fmt(g['lifetime_error']['mean']):>10}"
                     f"{g['flops_per_step']:>12,}{(f'{rate:,.0f}' if rate else '-'):>13}")
     return "\n".join(rows)
-
-
-def _seed_list(seeds: int | Iterable[int] | None, default: int) -> list[int]:
-    if seeds is None:
-        seeds = default
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds <= 0:
-            raise ConfigError(f"seeds={seeds}: give a positive number of seeds or a list of seeds.")
-        return list(range(int(seeds)))
-    out = [int(s) for s in seeds]  # type: ignore[union-attr]
-    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise ConfigError(f"seeds {out} are invalid; give distinct seeds >= 0 (e.g. --seeds 0-4 or 0,3,7).")
-    return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    """CLI seeds: ``0-4`` (inclusive range), ``0,3,7`` (list) or ``5`` (that one seed); mixes like ``0-2,9``."""
-    out: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            a, sep, b = part.partition("-")
-            out.extend(range(int(a), int(b) + 1) if sep else [int(a)])
-    except ValueError:
-        raise ConfigError(f"--seeds {text!r} is not a seed list; write e.g. 0-4 or 0,3,7.") from None
-    return _seed_list(out, 0)
 
 
 def _pick_dataset(dataset: Any, task: tasks.Task, game: str | None, seed: int) -> Any:
@@ -159,10 +132,11 @@ def _write_log(out_dir: Path | None, stem: str, text: str) -> str | None:
 
 
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
-             seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
+             seeds: str | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS, stream_seeds: Mapping[int, int] | None = None,
+             chunk_steps: int = CHUNK_STEPS, *, n_seeds: int | None = None,
+             name: str | None = None, stream_seeds: Mapping[int, int] | None = None,
              stream_offset: int = 0) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
 
@@ -172,7 +146,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             ``make_learner(n_features, *, seed, **hyperparameters)``.
         task: ``trace-patterning-v1``, ``atari-v1/<Game>`` or ``atari-v1`` (every game of the suite).
         preset: run length: ``smoke``, ``short`` or ``full`` (see ``oscbench tasks show``).
-        seeds: a count n (seeds 0..n−1) or a list of seeds; default: the preset's number of seeds.
+        seeds: which seeds: a list (``[0, 3, 7]``) or the CLI's text (``"0-4"``, ``"0,3,7"``, ``"5"``);
+            a bare integer is refused (see :mod:`oscbench.benchmark.seeds`).
+        n_seeds: how many seeds (seeds 0..n−1) instead; default: the preset's number of seeds.
+        name: the learner's name in records and on the board (default: the baseline, the file's stem,
+            or a callable's function/module name).
         hyperparameters: passed to the factory (baselines: on top of their reference config).
         out_dir: directory for the records (``<stem>.json``) and failure logs (``<stem>.log``);
             None writes nothing.
@@ -196,8 +174,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
     if steps <= 0:
         raise ConfigError(f"--steps {steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"
-    seed_list = _seed_list(seeds, p.seeds)
-    loaded = loading.load_learner(learner)
+    seed_list = resolve_seeds(seeds, n_seeds, default=p.seeds)
+    loaded = loading.load_learner(learner, name=name)
     hp = loaded.hyperparameters(t.kind, steps, hyperparameters or {})
     try:
         json.dumps(hp, allow_nan=False)
@@ -262,19 +240,9 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
              build: Callable[[], Any], source: tasks.StreamSource, out: Path | None,
              results: EvaluationResults, progress: bool, chunk_steps: int) -> dict[str, Any]:
     ref = _reference(p, steps, game)
-    record: dict[str, Any] = {
-        "schema_version": records.SCHEMA_VERSION,
-        "task": {"id": t.id, "version": t.version, "preset": preset_label, "game": game,
-                 "budget_flops": t.budget_flops, "gamma": t.gamma, "target": t.target, "window_steps": t.window_steps},
-        "dataset": dict(source.dataset),
-        "learner": {"spec": loaded.spec, "name": loaded.name, "hyperparameters": hp, "flops_per_step": 1,
-                    "source_sha256": loaded.source_sha256},
-        "seed": seed, "steps": steps, "status": "ok", "failure": None, "metrics": None, "curve": None,
-        "audit": {"causality": "not run", "determinism": "not run", "prefix_steps": 0},
-        "timing": {"wall_seconds": 0.0, "cpu_seconds": 0.0, "steps_per_cpu_second": None},
-        "provenance": records.provenance(loaded.source_sha256),
-        "created": "",
-    }
+    record: Any = records.new_record(t, preset=preset_label, game=game, dataset=source.dataset, seed=seed,
+                                     steps=steps, learner_spec=loaded.spec, learner_name=loaded.name,
+                                     hyperparameters=hp, source_sha256=loaded.source_sha256)
     stem = records.record_stem(record)
     name = run_name(record)
 

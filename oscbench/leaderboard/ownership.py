@@ -97,7 +97,8 @@ def reference_kind(entry: Mapping[str, Any]) -> str | None:
     """``hybrid``/``constructive``/``columnar``/``tbptt`` when the entry holds reference status (module
     docs): the reference learner at its SPEC configuration, run by this installation's reference code,
     and not failed verification by re-execution."""
-    if (entry.get("verification") or {}).get("status") == "failed":
+    v = entry.get("verification")
+    if isinstance(v, Mapping) and v.get("status") == "failed":
         return None
     try:
         return reference_claim(entry["learner"], entry["task"]["id"], entry["records"][0]["steps"])
