@@ -62,7 +62,7 @@ class DatasetEntry:
         """Atari: ``ready`` / ``log only`` / ``differs`` / ``corrupt`` / ``absent``; trace patterning:
         ``on the fly`` plus the number of generated files."""
         if self.kind == "atari":
-            from oscbench.datasets.atari.fetch import local_status
+            from oscbench.datasets.atari.locate import local_status
 
             return local_status(self.extra["game"])
         d = self.local_path()
@@ -236,7 +236,7 @@ def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathL
     from oscbench.datasets.atari.verify import verify as atari_verify
     from oscbench.datasets.format import DatasetFile
 
-    from oscbench.datasets.atari.fetch import is_file_argument
+    from oscbench.datasets.paths import is_file_argument
 
     p = Path(dataset_id).expanduser()
     if is_file_argument(p):
