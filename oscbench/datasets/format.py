@@ -377,7 +377,3 @@ class DatasetFile:
     def __repr__(self) -> str:
         return f"DatasetFile({str(self.path)!r}, id={self.dataset_id!r}, steps={self.n_steps}, F={self.n_features})"
 
-
-def open_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> DatasetFile:
-    """Open and (by default) verify a dataset file."""
-    return DatasetFile(path, verify=verify)
