@@ -130,9 +130,10 @@ def datasets_info(path, as_json, no_verify) -> None:
 def datasets_list(as_json, kind) -> None:
     """Every dataset id: kind, steps, features, size, local status, excluded flag."""
     from oscbench.datasets import registry
+    from oscbench.datasets.listing import format_table
 
     es = registry.entries(kind)
-    _dump_json([e.to_dict() for e in es]) if as_json else click.echo(registry.format_table(es))
+    _dump_json([e.to_dict() for e in es]) if as_json else click.echo(format_table(es))
 
 
 @datasets.command("show")
@@ -140,10 +141,10 @@ def datasets_list(as_json, kind) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def datasets_show(dataset_id, as_json) -> None:
     """Registry facts of DATASET_ID (source, sha256, fingerprint, exclusion) and its local status."""
-    from oscbench.datasets import registry
+    from oscbench.datasets.listing import format_show, show
 
-    d = registry.show(dataset_id)
-    _dump_json(d) if as_json else click.echo(registry.format_show(d))
+    d = show(dataset_id)
+    _dump_json(d) if as_json else click.echo(format_show(d))
 
 
 @datasets.command("download")
@@ -155,9 +156,9 @@ def datasets_show(dataset_id, as_json) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet) -> None:
     """Fetch a verified action log (atari/<Game>-v1, atari-v1 or --all) and generate its dataset."""
-    from oscbench.datasets import registry
+    from oscbench.datasets import local
 
-    for did, path in registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
+    for did, path in local.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
                                        progress=not quiet).items():
         click.echo(f"{did}: {path}")
 
@@ -169,11 +170,32 @@ def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def datasets_verify(dataset_id, replay, policy_file, as_json) -> None:
     """Check a dataset id or file: digests, registry fingerprint, and (--replay) a fresh replay."""
-    from oscbench.datasets import registry
+    from oscbench.datasets import local
     from oscbench.datasets.atari.verify import format_report
 
-    rep = registry.verify(dataset_id, replay=replay, policy_file=policy_file, progress=not as_json)
+    rep = local.verify(dataset_id, replay=replay, policy_file=policy_file, progress=not as_json)
     _dump_json(rep) if as_json else click.echo(format_report(rep))
+
+
+@datasets.command("delete")
+@click.argument("dataset_id")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+def datasets_delete(dataset_id, yes) -> None:
+    """Delete DATASET_ID's local files (dataset file, downloaded log, generated files) from the data dir."""
+    from oscbench.datasets import local
+
+    files = local.local_files(dataset_id)
+    if not files:
+        local.delete(dataset_id)          # raises the one-line "nothing of ... is in the data dir"
+    for p in files:
+        click.echo(f"  {p}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise OscbenchError(f"not deleting {len(files)} file(s) of {dataset_id} without confirmation; "
+                                "rerun with --yes.", exit_code=2)
+        click.confirm(f"delete these {len(files)} file(s)?", abort=True)
+    gone = local.delete(dataset_id)
+    click.echo(f"deleted {len(gone)} file(s) of {dataset_id}")
 
 
 # [datasets-commands]
@@ -310,6 +332,24 @@ def results_summary(files, as_json) -> None:
         n = s["nmse"]
         click.echo(f"suite {s['task']} {s['learner']}: IQM NMSE {n['iqm']:.4g} [{n['ci_low']:.4g}, {n['ci_high']:.4g}] "
                    f"over {n['n_games']} games")
+
+
+@results_group.command("plot")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="PNG file to write.")
+@click.option("--title", default=None, help="Plot title (default: task, preset and length).")
+def results_plot(files, output, title) -> None:
+    """Plot learning curves of records (files or directories): mean over seeds with a 95% band, and the
+    best constant predictor's error."""
+    from oscbench.benchmark.plots import plot_learning_curves
+    from oscbench.benchmark.records import load_records
+
+    recs = load_records(_record_paths(files))
+    if not any(r["status"] == "ok" for r in recs):
+        raise OscbenchError(f"none of the {len(recs)} record(s) finished (status ok); nothing to plot.")
+    if output.suffix.lower() != ".png":
+        raise OscbenchError(f"-o {output}: the plot is a PNG; give a file name ending in .png.")
+    click.echo(f"wrote {plot_learning_curves(recs, output, title=title)}")
 
 
 @cli.group("tasks")

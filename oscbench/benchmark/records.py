@@ -152,10 +152,15 @@ def read_record(path: str | Path) -> dict[str, Any]:
 
 
 def iter_record_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories into the ``*.json`` records they hold (sorted); keep files as given."""
+    """Expand directories into the ``*.json`` records anywhere below them (sorted; names starting with a
+    dot, and everything inside such folders, are skipped); keep files as given."""
     out: list[Path] = []
     for p in map(Path, paths):
-        out.extend(sorted(q for q in p.glob("*.json") if not q.name.startswith("."))) if p.is_dir() else out.append(p)
+        if not p.is_dir():
+            out.append(p)
+            continue
+        out.extend(sorted(q for q in p.rglob("*.json")
+                          if not any(part.startswith(".") for part in q.relative_to(p).parts)))
     return out
 
 
