@@ -177,6 +177,34 @@ def datasets_verify(dataset_id, replay, policy_file, as_json) -> None:
     _dump_json(rep) if as_json else click.echo(format_report(rep))
 
 
+@datasets.command("record")
+@click.option("--env", "env_id", required=True, help="Gymnasium environment id, e.g. CartPole-v1 or ALE/Pong-v5.")
+@click.option("--policy", default=None, help="package.module:function called as f(observation, action_space) "
+              "[default: uniformly random, seeded].")
+@click.option("--steps", type=int, required=True, help="Steps to record (episode resets included).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first reset and the random policy.")
+@click.option("--gamma", type=float, default=0.99, show_default=True, help="Discount γ inside an episode.")
+@click.option("--cumulant", default="reward", show_default=True, help="reward, or obs:I (element I of the observation).")
+@click.option("--grayscale16", is_flag=True, help="Image observations through the Atari 16x16 grayscale path.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Dataset file to write (.h5).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the file's summary).")
+def datasets_record(env_id, policy, steps, seed, gamma, cumulant, grayscale16, output, overwrite, quiet,
+                    as_json) -> None:
+    """Record a Gymnasium environment into a dataset file (evaluate on it with `evaluate LEARNER --dataset FILE`)."""
+    from oscbench.datasets.info import dataset_info
+    from oscbench.datasets.recording import record_env
+
+    path = record_env(env_id, output, steps=steps, policy=policy, seed=seed, gamma=gamma, cumulant=cumulant,
+                      grayscale16=grayscale16, overwrite=overwrite, progress=not (quiet or as_json))
+    info = dataset_info(path, verify=False)
+    if as_json:
+        _dump_json(info)
+    else:
+        click.echo(f"wrote {path} ({info['dataset_id']}, {info['n_steps']:,} steps, {info['n_features']} features)")
+
+
 @datasets.command("delete")
 @click.argument("dataset_id")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
@@ -234,7 +262,8 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 
 @cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
-@click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
+@click.option("--task", default=None, help="trace-patterning-v1 (default), atari-v1/<Game> or atari-v1 (suite); "
+              "omitted with --dataset: score on the file as a custom stream (never leaderboard-eligible).")
 @click.option("--preset", default="smoke", show_default=True, help="Run length: smoke, short or full.")
 @click.option("--seeds", default=None, help="Seeds: 0-4, 0,3,7 or 5 (default: the preset's count, from 0).")
 @click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Hyper-parameter (TOML value); repeatable.")
@@ -242,15 +271,20 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Directory for records and logs.")
 @click.option("--steps", type=int, default=None, help="Override the preset's run length (records say preset 'custom').")
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
+@click.option("--budget", type=int, default=None, help="Custom stream only: FLOPs per step allowed [default: none].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet) -> None:
+def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, budget, as_json,
+                 quiet) -> None:
     from oscbench.benchmark.evaluator import evaluate, parse_seeds
     from oscbench.benchmark.loading import collect_hyperparameters
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
+    if task is None and dataset is None:
+        task = "trace-patterning-v1"
     res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset)
+                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset,
+                   budget=budget)
     if as_json:
         _dump_json(res.to_dict())
     else:

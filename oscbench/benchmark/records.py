@@ -218,7 +218,11 @@ def _recompute(rec: Mapping[str, Any]) -> list[str]:
     errors: list[str] = []
     steps = rec["steps"]
     task, learner = rec["task"], rec["learner"]
-    if learner["flops_per_step"] > task["budget_flops"]:
+    from oscbench.benchmark.tasks import CUSTOM_TASK_ID
+
+    if task["budget_flops"] is None and task["id"] != CUSTOM_TASK_ID:
+        errors.append(f"task.budget_flops is null but only custom streams ({CUSTOM_TASK_ID}) run without a budget")
+    if task["budget_flops"] is not None and learner["flops_per_step"] > task["budget_flops"]:
         errors.append(f"learner.flops_per_step {learner['flops_per_step']} exceeds task.budget_flops "
                       f"{task['budget_flops']}")
     if learner["source_sha256"] != rec["provenance"]["learner_source_sha256"]:
