@@ -5,7 +5,7 @@ with the registry's sha256 -- from, in order: ``$OSCBENCH_MIRROR`` (a URL or dir
 folder ``../shared/atari/policies`` used as a mirror directory when it exists (``$OSCBENCH_SHARED``
 moves it), and the pinned upstream URL (short timeout, no retries: on a machine without internet it
 fails in well under a second). When none of them has a log the test is skipped with a one-line
-reason naming how to provide it.
+reason naming how to provide it -- unless a mirror was provided, where it fails.
 """
 from __future__ import annotations
 
@@ -67,8 +67,14 @@ def _obtain(game: str) -> Path | str:
 
 
 def policy_file(game: str) -> Path:
-    """A verified copy of ``game``'s upstream log; skips the test (naming how to provide one) when unreachable."""
+    """A verified copy of ``game``'s upstream log; skips the test (naming how to provide one) when unreachable.
+
+    When a mirror was provided ($OSCBENCH_MIRROR, or ../shared as in CI) and still has no good copy, the
+    test fails instead: there, nothing may be skipped.
+    """
     got = _obtain(game)
+    if isinstance(got, str) and set(log_sources()) - {"upstream"}:
+        pytest.fail(f"the upstream Atari log {G.policy_filename(game)} is not in the provided mirror(s): {got}")
     if isinstance(got, str):
         pytest.skip(f"needs the upstream Atari log {G.policy_filename(game)}, unreachable ({got}); set "
                     f"OSCBENCH_MIRROR to a URL or directory holding the logs, or put them in ../shared/atari/policies")
