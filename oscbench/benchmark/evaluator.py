@@ -191,7 +191,8 @@ def evaluate(learner: str | Callable[..., Any], task: str | None = "trace-patter
     if task is None and dataset is not None:     # a custom stream: the file as it is
         if not isinstance(dataset, (str, Path)):
             raise ConfigError("a custom stream is one dataset file; give --task to map seeds or games to files.")
-        t, games, preset = tasks.custom_task(dataset, budget), [None], tasks.CUSTOM_PRESET
+        games: list[str | None] = [None]
+        t, preset = tasks.custom_task(dataset, budget), tasks.CUSTOM_PRESET
     elif budget is not None:
         raise ConfigError("--budget applies to custom streams only (--dataset FILE without --task); "
                           "a standard task fixes its own budget.")

@@ -89,7 +89,7 @@ def _canonical(name: str) -> tuple[str, str]:
         from oscbench.datasets.atari import games as G
 
         try:
-            game, tag = G.parse_id(name)
+            tag = G.parse_id(name)[1]
         except ConfigError:
             tag = None
         if tag is None:       # not a tagged id either: the registry's message (with its suggestion)

@@ -123,7 +123,7 @@ class _Encoder:
         if self.grayscale16:
             from oscbench.datasets.atari.emulator import FRAME_SIZE
 
-            shape = getattr(self.obs_space, "shape", None) or ()
+            shape: tuple[int, ...] = tuple(getattr(self.obs_space, "shape", None) or ())
             if not (isinstance(self.obs_space, spaces.Box) and self.obs_space.dtype == np.uint8
                     and (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3)))):
                 raise ConfigError(f"--grayscale16 needs image observations (uint8 [H, W] or [H, W, 3]); this "
@@ -297,4 +297,4 @@ def _record(env: Any, env_id: str, output: Path, steps: int, act: Policy | None,
     return output
 
 
-__all__ = ["record_env", "dataset_id", "load_policy", "parse_cumulant", "make_env"]
+__all__ = ["dataset_id", "load_policy", "make_env", "parse_cumulant", "record_env"]
