@@ -3,8 +3,8 @@
 
 ``load("atari/Pong-v1", download=True)`` is the one entry point from an id to a stream: it fetches
 what is missing and returns an object with ``chunks(n_steps, chunk_size)``. Ids are the registry's
-(:mod:`.registry`); Atari ids with a tag (``atari/Pong-mine-v1``, from ``oscbench datasets record``
-or :func:`oscbench.datasets.atari.record`) and dataset file paths are accepted too.
+(:mod:`.registry`); Atari ids with a tag (``atari/Pong-mine-v1``, from :func:`oscbench.datasets.atari.record`
+or ``datasets generate --policy-file``) and dataset file paths are accepted too.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathL
         with DatasetFile(p, verify=True) as ds:
             return {"id": ds.dataset_id, "path": str(p), "n_steps": ds.n_steps, "checks": ["array digests ok"],
                     "ok": True}
-    if dataset_id.startswith("atari/") and "/" in dataset_id:
+    if _is_atari_id(dataset_id):
         return atari_verify(dataset_id, replay=replay, policy_file=policy_file, progress=progress)
     e = get(dataset_id)
     if e.kind == "atari":
