@@ -67,9 +67,11 @@ def datasets() -> None:
 @click.option("--policy-file", type=click.Path(path_type=Path), default=None,
               help="Atari: replay this local action log instead of the downloaded one.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Atari suites: games generated in parallel.")
+@click.option("--with-floor", is_flag=True,
+              help="Trace patterning: also store `bayes_floor`, the Bayes-optimal prediction of the target per step.")
 # [atari-generate-options]
 def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_patterns, gamma, output,
-                      overwrite, quiet, policy_file, jobs) -> None:
+                      overwrite, quiet, policy_file, jobs, with_floor) -> None:
     """Generate dataset NAME.
 
     NAME is `trace-patterning` (or an id such as trace-patterning/code-head-v1), `atari/<Game>-v1`,
@@ -92,14 +94,15 @@ def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_pa
             raise ConfigError("--policy-file is for Atari datasets; trace patterning is generated, not replayed.")
         path = gen.generate_trace_patterning(output, config=config, seed=0 if seed is None else seed,
                                              n_steps=1_000_000 if steps is None else steps,
-                                             overwrite=overwrite, progress=not quiet)
+                                             overwrite=overwrite, progress=not quiet, with_floor=with_floor)
         click.echo(f"wrote {path}")
         return
     if name in ("atari", "atari-v1") or name.startswith("atari/"):
         from oscbench.datasets.atari.generate import generate_named
 
         trace_only = {"--steps": steps, "--seed": seed, "--preset": preset, "--isi": isi, "--iti": iti,
-                      "--distractors": distractors, "--valid-patterns": valid_patterns, "--gamma": gamma}
+                      "--distractors": distractors, "--valid-patterns": valid_patterns, "--gamma": gamma,
+                      "--with-floor": with_floor or None}
         given = [k for k, v in trace_only.items() if v is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} only apply to trace patterning; an Atari dataset's length and "

@@ -377,3 +377,8 @@ class DatasetFile:
     def __repr__(self) -> str:
         return f"DatasetFile({str(self.path)!r}, id={self.dataset_id!r}, steps={self.n_steps}, F={self.n_features})"
 
+
+
+def open_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> DatasetFile:
+    """Open and (by default) verify a dataset *file*; :func:`oscbench.datasets.open_dataset` also takes ids."""
+    return DatasetFile(path, verify=verify)
