@@ -149,9 +149,10 @@ def datasets_info(path, as_json, no_verify) -> None:
 def datasets_list(as_json, kind) -> None:
     """Every dataset id: kind, steps, features, size, local status, excluded flag."""
     from oscbench.datasets import registry
+    from oscbench.datasets.listing import format_table
 
     es = registry.entries(kind)
-    _dump_json([e.to_dict() for e in es]) if as_json else click.echo(registry.format_table(es))
+    _dump_json([e.to_dict() for e in es]) if as_json else click.echo(format_table(es))
 
 
 @datasets.command("show")
@@ -159,10 +160,10 @@ def datasets_list(as_json, kind) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def datasets_show(dataset_id, as_json) -> None:
     """Registry facts of DATASET_ID (source, sha256, fingerprint, exclusion) and its local status."""
-    from oscbench.datasets import registry
+    from oscbench.datasets.listing import format_show, show
 
-    d = registry.show(dataset_id)
-    _dump_json(d) if as_json else click.echo(registry.format_show(d))
+    d = show(dataset_id)
+    _dump_json(d) if as_json else click.echo(format_show(d))
 
 
 @datasets.command("download")
@@ -175,10 +176,10 @@ def datasets_show(dataset_id, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {dataset id: file} (bars stay on stderr).")
 def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet, as_json) -> None:
     """Fetch a verified action log (atari/<Game>-v1, atari-v1 or --all) and generate its dataset."""
-    from oscbench.datasets import registry
+    from oscbench.datasets import local
 
-    _echo_datasets(registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
-                                     progress=not quiet), as_json)
+    _echo_datasets(local.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
+                                  progress=not quiet), as_json)
 
 
 @datasets.command("verify")
@@ -188,11 +189,65 @@ def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet, as_json) 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def datasets_verify(dataset_id, replay, policy_file, as_json) -> None:
     """Check a dataset id or file: digests, registry fingerprint, and (--replay) a fresh replay."""
-    from oscbench.datasets import registry
+    from oscbench.datasets import local
     from oscbench.datasets.atari.verify import format_report
 
-    rep = registry.verify(dataset_id, replay=replay, policy_file=policy_file, progress=not as_json)
+    rep = local.verify(dataset_id, replay=replay, policy_file=policy_file, progress=not as_json)
     _dump_json(rep) if as_json else click.echo(format_report(rep))
+
+
+@datasets.command("record")
+@click.option("--env", "env_id", required=True, help="Gymnasium environment id, e.g. CartPole-v1 or ALE/Pong-v5.")
+@click.option("--policy", default=None, help="package.module:function called as f(observation, action_space) "
+              "[default: uniformly random, seeded].")
+@click.option("--steps", type=int, required=True, help="Steps to record (episode resets included).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first reset and the random policy.")
+@click.option("--gamma", type=float, default=0.99, show_default=True, help="Discount γ inside an episode.")
+@click.option("--cumulant", default="reward", show_default=True, help="reward, or obs:I (element I of the observation).")
+@click.option("--grayscale16", is_flag=True, help="Image observations through the Atari 16x16 grayscale path.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Dataset file to write (.h5).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the file's summary).")
+def datasets_record(env_id, policy, steps, seed, gamma, cumulant, grayscale16, output, overwrite, quiet,
+                    as_json) -> None:
+    """Record a Gymnasium environment into a dataset file (evaluate on it with `evaluate LEARNER --dataset FILE`)."""
+    from oscbench.datasets.info import dataset_info
+    from oscbench.datasets.recording import record_env
+
+    path = record_env(env_id, output, steps=steps, policy=policy, seed=seed, gamma=gamma, cumulant=cumulant,
+                      grayscale16=grayscale16, overwrite=overwrite, progress=not (quiet or as_json))
+    info = dataset_info(path, verify=False)
+    if as_json:
+        _dump_json(info)
+    else:
+        click.echo(f"wrote {path} ({info['dataset_id']}, {info['n_steps']:,} steps, {info['n_features']} features)")
+
+
+@datasets.command("delete")
+@click.argument("dataset_id")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {dataset id, deleted files}.")
+def datasets_delete(dataset_id, yes, as_json) -> None:
+    """Delete DATASET_ID's local files (dataset file, downloaded log, generated files) from the data dir."""
+    from oscbench.datasets import local
+
+    files = local.local_files(dataset_id)
+    if not files:
+        local.delete(dataset_id)          # raises the one-line "nothing of ... is in the data dir"
+    if not as_json:
+        for p in files:
+            click.echo(f"  {p}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise OscbenchError(f"not deleting {len(files)} file(s) of {dataset_id} without confirmation; "
+                                "rerun with --yes.", exit_code=2)
+        click.confirm(f"delete these {len(files)} file(s)?", abort=True)
+    gone = local.delete(dataset_id)
+    if as_json:
+        _dump_json({"dataset_id": dataset_id, "deleted": [str(p) for p in gone]})
+    else:
+        click.echo(f"deleted {len(gone)} file(s) of {dataset_id}")
 
 
 # [datasets-commands]
@@ -231,7 +286,8 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 
 @cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
-@click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
+@click.option("--task", default=None, help="trace-patterning-v1 (default), atari-v1/<Game> or atari-v1 (suite); "
+              "omitted with --dataset: score on the file as a custom stream (never leaderboard-eligible).")
 @click.option("--preset", default="smoke", show_default=True, help="Run length: smoke, short or full.")
 @click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: the preset's number of seeds, from 0.")
 @click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
@@ -241,10 +297,11 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Directory for records and logs.")
 @click.option("--steps", type=int, default=None, help="Override the preset's run length (records say preset 'custom').")
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
+@click.option("--budget", type=int, default=None, help="Custom stream only: FLOPs per step allowed [default: none].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file, out_dir, steps, dataset, as_json,
-                 quiet) -> None:
+def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file, out_dir, steps, dataset, budget,
+                 as_json, quiet) -> None:
     from oscbench.benchmark.evaluator import evaluate
     from oscbench.benchmark.loading import collect_hyperparameters
     from oscbench.benchmark.seeds import resolve_seeds
@@ -252,9 +309,11 @@ def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file,
     hp = collect_hyperparameters(hp_pairs, hp_file)
     seed_list = resolve_seeds(seeds, n_seeds, default=0, seeds_name="--seeds", n_seeds_name="--n-seeds") \
         if seeds is not None or n_seeds is not None else None
+    if task is None and dataset is None:
+        task = "trace-patterning-v1"
     res = evaluate(learner, task=task, preset=preset, seeds=seed_list, name=name,
                    hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet and not as_json,
-                   dataset=dataset)
+                   dataset=dataset, budget=budget)
     if as_json:
         _dump_json(res.to_dict())
     else:
@@ -336,6 +395,26 @@ def results_summary(files, as_json) -> None:
         n = s["nmse"]
         click.echo(f"suite {s['task']} {s['learner']}: IQM NMSE {n['iqm']:.4g} [{n['ci_low']:.4g}, {n['ci_high']:.4g}] "
                    f"over {n['n_games']} games")
+
+
+@results_group.command("plot")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="PNG file to write.")
+@click.option("--title", default=None, help="Plot title (default: task, preset and length).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {plot: file, records: count}.")
+def results_plot(files, output, title, as_json) -> None:
+    """Plot learning curves of records (files or directories): mean over seeds with a 95% band, and the
+    best constant predictor's error."""
+    from oscbench.benchmark.plots import plot_learning_curves
+    from oscbench.benchmark.records import load_records
+
+    recs = load_records(_record_paths(files))
+    if not any(r["status"] == "ok" for r in recs):
+        raise OscbenchError(f"none of the {len(recs)} record(s) finished (status ok); nothing to plot.")
+    if output.suffix.lower() != ".png":
+        raise OscbenchError(f"-o {output}: the plot is a PNG; give a file name ending in .png.")
+    path = plot_learning_curves(recs, output, title=title)
+    _dump_json({"plot": str(path), "records": len(recs)}) if as_json else click.echo(f"wrote {path}")
 
 
 @cli.group("tasks")

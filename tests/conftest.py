@@ -9,8 +9,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+# The user's mirror of the upstream Atari logs, read before the fixture below hides it from each test.
+USER_MIRROR = os.environ.get("OSCBENCH_MIRROR") or None
+
+
 def shared_dir() -> Path:
-    """``../shared`` beside the checkout (or $OSCBENCH_SHARED)."""
+    """``../shared`` beside the checkout, or ``$OSCBENCH_SHARED`` (e.g. ``/nonexistent`` to test a lone clone).
+
+    Tests may use it only as a mirror of what users download (see ``atari_fixtures.policy_file``).
+    """
     env = os.environ.get("OSCBENCH_SHARED")
     return Path(env) if env else REPO.parent / "shared"
 

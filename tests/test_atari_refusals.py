@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from atari_fixtures import POLICIES, policy_bytes
+from atari_fixtures import policy_bytes, policy_file
 from click.testing import CliRunner
 
 from oscbench.cli import cli
@@ -78,7 +78,7 @@ def test_interrupted_generation_leaves_no_file(tmp_path):
     out = tmp_path / "Pong-v1.h5"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "oscbench", "datasets", "generate", "atari/Pong-v1",
-                             "--policy-file", str(POLICIES / "PongNoFrameskip-v4.txt"), "-o", str(out)],
+                             "--policy-file", str(policy_file("Pong")), "-o", str(out)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = b""
     deadline = time.monotonic() + 120

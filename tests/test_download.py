@@ -1,11 +1,11 @@
-"""Verified downloads against a local HTTP server on 127.0.0.1 serving the shared action logs."""
+"""Verified downloads against a local HTTP server on 127.0.0.1 serving the upstream action logs (see atari_fixtures)."""
 from __future__ import annotations
 
 import hashlib
 import json
 
 import pytest
-from atari_fixtures import POLICIES, serve
+from atari_fixtures import policies_dir, serve
 from click.testing import CliRunner
 
 from oscbench.cli import cli
@@ -25,10 +25,11 @@ def _leftovers(d):
 
 def test_good_download_verifies_and_is_not_fetched_again(tmp_path):
     dest = tmp_path / "logs" / FILE
-    with serve() as srv:
+    logs = policies_dir("Pong")
+    with serve(logs) as srv:
         got = fetch(f"{srv.base}/ok/{FILE}", dest, sha256=SHA, size=250_000, progress=False)
         assert got.fetched and got.path == dest
-        assert dest.read_bytes() == (POLICIES / FILE).read_bytes()
+        assert dest.read_bytes() == (logs / FILE).read_bytes()
         again = fetch(f"{srv.base}/ok/{FILE}", dest, sha256=SHA, progress=False)
         assert not again.fetched
         assert srv.requests == [f"/ok/{FILE}"]          # the second call made no request
@@ -37,10 +38,11 @@ def test_good_download_verifies_and_is_not_fetched_again(tmp_path):
 
 def test_corrupted_file_is_refused_naming_both_digests(tmp_path):
     dest = tmp_path / FILE
-    bad = bytearray((POLICIES / FILE).read_bytes())
+    logs = policies_dir("Pong")
+    bad = bytearray((logs / FILE).read_bytes())
     bad[100] ^= 1
     actual = hashlib.sha256(bytes(bad)).hexdigest()
-    with serve() as srv, pytest.raises(DataError) as err:
+    with serve(logs) as srv, pytest.raises(DataError) as err:
         fetch(f"{srv.base}/corrupt/{FILE}", dest, sha256=SHA, size=250_000, retries=2, backoff=0, progress=False)
     msg = str(err.value)
     assert SHA in msg and actual in msg and "\n" not in msg
@@ -50,7 +52,7 @@ def test_corrupted_file_is_refused_naming_both_digests(tmp_path):
 
 def test_server_dying_mid_transfer_is_retried_then_refused(tmp_path):
     dest = tmp_path / FILE
-    with serve() as srv, pytest.raises(DataError) as err:
+    with serve(policies_dir("Pong")) as srv, pytest.raises(DataError) as err:
         fetch(f"{srv.base}/dies/{FILE}", dest, sha256=SHA, size=250_000, retries=2, backoff=0, progress=False)
     assert "after 3 attempts" in str(err.value)
     assert len(srv.requests) == 3
@@ -59,31 +61,32 @@ def test_server_dying_mid_transfer_is_retried_then_refused(tmp_path):
 
 def test_transient_failure_recovers_on_retry(tmp_path):
     dest = tmp_path / FILE
-    with serve() as srv:
+    with serve(policies_dir("Pong")) as srv:
         got = fetch(f"{srv.base}/flaky/{FILE}", dest, sha256=SHA, retries=2, backoff=0, progress=False)
         assert got.fetched and len(srv.requests) == 2
     assert hashlib.sha256(dest.read_bytes()).hexdigest() == SHA
 
 
 def test_404_is_refused_without_retries(tmp_path):
-    dest = tmp_path / FILE
-    with serve() as srv, pytest.raises(DataError) as err:
+    dest = tmp_path / "out" / FILE
+    with serve(tmp_path) as srv, pytest.raises(DataError) as err:
         fetch(f"{srv.base}/ok/NoSuchGameNoFrameskip-v4.txt", dest, sha256=SHA, retries=3, backoff=0, progress=False)
     assert "404" in str(err.value)
     assert len(srv.requests) == 1
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(dest.parent) == []
 
 
 def test_mirror_url_directory_and_environment(tmp_path, monkeypatch):
     # a URL mirror replaces the upstream base
-    with serve() as srv:
+    logs = policies_dir("Pong")
+    with serve(logs) as srv:
         got = download_policy("Pong", mirror=f"{srv.base}/ok", progress=False)
         assert got.fetched and got.source == f"{srv.base}/ok/{FILE}" and got.path == policy_path("Pong")
     # a directory mirror, given through $OSCBENCH_MIRROR
     got.path.unlink()
-    monkeypatch.setenv("OSCBENCH_MIRROR", str(POLICIES))
+    monkeypatch.setenv("OSCBENCH_MIRROR", str(logs))
     again = download_policy("Pong", progress=False)
-    assert again.fetched and again.source == str(POLICIES / FILE)
+    assert again.fetched and again.source == str(logs / FILE)
     assert hashlib.sha256(again.path.read_bytes()).hexdigest() == SHA
     # without a mirror the upstream URL at the pinned commit is used
     monkeypatch.delenv("OSCBENCH_MIRROR")
@@ -104,7 +107,7 @@ def test_mirror_directory_with_a_wrong_file_is_refused(tmp_path):
 
 
 def test_cli_download_log_only_through_a_mirror(tmp_path):
-    with serve() as srv:
+    with serve(policies_dir("Pong", "Breakout")) as srv:
         res = CliRunner().invoke(cli, ["datasets", "download", "atari/Breakout-v1", "--log-only", "--quiet",
                                        "--mirror", f"{srv.base}/ok"])
         assert res.exit_code == 0, res.output

@@ -10,7 +10,7 @@ from oscbench.benchmark import tasks
 from oscbench.benchmark.evaluator import evaluate
 from oscbench.benchmark.records import validate_record
 from oscbench.datasets.format import DatasetFile
-from tests.conftest import shared_dir
+from atari_fixtures import policy_file
 
 LEARNERS = Path(__file__).with_name("eval_learners.py")
 PASS = 6000
@@ -21,7 +21,7 @@ def pong_file(tmp_path_factory):
     from oscbench.datasets.atari.dataset import write_replay
     from oscbench.datasets.atari.generate import replay_policy
 
-    log = shared_dir() / "atari" / "policies" / "PongNoFrameskip-v4.txt"
+    log = policy_file("Pong")
     rep, digest, name = replay_policy("atari/Pong-test-v1", log, n_steps=PASS)
     return write_replay(rep, tmp_path_factory.mktemp("atari") / "pong.h5", dataset_id="atari/Pong-test-v1",
                         policy_file=name, policy_sha256=digest)

@@ -54,9 +54,9 @@ def test_trace_generate_json(tmp_path):
 
 def test_download_json_log_only(tmp_path):
     """A real HTTP download from 127.0.0.1 (the shared log served locally), --log-only, --json."""
-    from atari_fixtures import serve
+    from atari_fixtures import policies_dir, serve
 
-    with serve() as server:
+    with serve(policies_dir("Pong")) as server:
         res = _run("datasets", "download", "atari/Pong-v1", "--log-only", "--mirror", f"{server.base}/ok",
                    "--json")
     assert res.exit_code == 0, res.output

@@ -223,7 +223,7 @@ def check_learner(spec: Any, *, task: str = "trace-patterning-v1", hyperparamete
     flops, why = _flops_value(learner)
     if flops is None:
         checks.append(Check("flops", "FAIL", why))
-    elif flops > t.budget_flops:
+    elif t.over_budget(flops):
         checks.append(Check("flops", "FAIL", f"declares {flops:,} FLOPs/step, over {t.id}'s budget of {t.budget_flops:,}"))
     else:
         checks.append(Check("flops", "ok", f"declares {flops:,} FLOPs/step, within {t.id}'s budget of {t.budget_flops:,}"))

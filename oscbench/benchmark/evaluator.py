@@ -131,11 +131,11 @@ def _write_log(out_dir: Path | None, stem: str, text: str) -> str | None:
     return path.name
 
 
-def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
+def evaluate(learner: str | Callable[..., Any], task: str | None = "trace-patterning-v1", preset: str = "smoke",
              seeds: str | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS, *, n_seeds: int | None = None,
+             chunk_steps: int = CHUNK_STEPS, budget: int | None = None, *, n_seeds: int | None = None,
              name: str | None = None, stream_seeds: Mapping[int, int] | None = None,
              stream_offset: int = 0) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
@@ -157,7 +157,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         n_steps: override the preset's run length (the record's preset then reads ``custom``).
         progress: show tqdm progress bars (steps, steps/s, running error).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
-            patterning, game -> file for Atari) instead of generating/locating it.
+            patterning, game -> file for Atari) instead of generating/locating it. With ``task=None``
+            the file is a *custom stream* (:func:`oscbench.benchmark.tasks.custom_task`: γ from the file,
+            the full return as target, the whole file once unless ``n_steps``); its records have the
+            task id ``custom-v1`` and are never leaderboard-eligible.
+        budget: FLOPs per step allowed on a custom stream (default: no budget); standard tasks fix theirs.
         stream_seeds: learner seed -> stream seed, for tasks whose stream is generated per seed
             (trace patterning): run the learner seeded with s on the stream of ``stream_seeds[s]``
             instead of the stream of s (held-out verification; the record's ``dataset.seed`` names
@@ -168,7 +172,17 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         ConfigError: unknown task, preset or learner, rejected hyper-parameters, or a declared
             FLOP count over the task's budget (nothing runs then).
     """
-    t, games = tasks.resolve(task)
+    if task is None and dataset is not None:     # a custom stream: the file as it is
+        if not isinstance(dataset, (str, Path)):
+            raise ConfigError("a custom stream is one dataset file; give --task to map seeds or games to files.")
+        games: list[str | None] = [None]
+        t, preset = tasks.custom_task(dataset, budget), tasks.CUSTOM_PRESET
+    elif budget is not None:
+        raise ConfigError("--budget applies to custom streams only (--dataset FILE without --task); "
+                          "a standard task fixes its own budget.")
+    else:
+        t, games = tasks.resolve(task or "trace-patterning-v1")
+    task = task or t.id
     p = t.preset(preset)
     steps = int(n_steps) if n_steps is not None else p.steps
     if steps <= 0:
@@ -176,7 +190,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
     preset_label = p.name if steps == p.steps else "custom"
     seed_list = resolve_seeds(seeds, n_seeds, default=p.seeds)
     loaded = loading.load_learner(learner, name=name)
-    hp = loaded.hyperparameters(t.kind, steps, hyperparameters or {})
+    # a baseline on a custom stream starts from its Atari configuration (the general-purpose one)
+    hp = loaded.hyperparameters("atari" if t.kind == "custom" else t.kind, steps, hyperparameters or {})
     try:
         json.dumps(hp, allow_nan=False)
     except (TypeError, ValueError) as err:
@@ -223,7 +238,7 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
                 flops, why = _flops_value(first)
                 if flops is None:
                     raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.")
-                if flops > t.budget_flops:
+                if t.over_budget(flops):
                     raise ConfigError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
                                       f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.")
                 budget_checked = True
@@ -263,7 +278,7 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
     except LearnerFault as f:
         return fail("load", None, f.message, f.log)
     flops, why = _flops_value(learner)
-    if flops is None or flops > t.budget_flops:
+    if flops is None or t.over_budget(flops):
         return fail("load", None, why or f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
     record["learner"]["flops_per_step"] = flops
 

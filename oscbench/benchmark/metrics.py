@@ -31,6 +31,7 @@ from scipy import stats
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
 BOOTSTRAP_SEED = 0   # fixed: the same records always give the same intervals
+CURVE_RESAMPLES = 2000  # bands are drawn, not ranked on: fewer resamples than the CIs of the scores
 
 
 def n_bins(steps: int, bin_steps: int) -> int:
@@ -262,13 +263,35 @@ def suite_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             for (t, p, n, h), by_game in groups.items()]
 
 
-def mean_curve(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(bin end steps, mean MSE over runs, standard error) of runs with identical curve bins."""
+def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin mean over runs and 95% percentile bootstrap band.
+
+    Args:
+        curves: float64 ``[runs, bins]`` mean squared error per bin.
+
+    Returns:
+        (mean, low, high), each float64 ``[bins]``. One run: the band is the curve itself.
+        Resampling is over runs (whole curves), as :func:`bootstrap_ci`
+        does (same method and seed, :data:`CURVE_RESAMPLES` resamples), by scipy along axis 0.
+    """
+    y = np.asarray(curves, dtype=np.float64)
+    mean = y.mean(axis=0)
+    if len(y) < 2:
+        return mean, mean.copy(), mean.copy()
+    res = stats.bootstrap((y,), np.mean, axis=0, confidence_level=CONFIDENCE,
+                          n_resamples=CURVE_RESAMPLES, method="percentile",
+                          rng=np.random.default_rng(BOOTSTRAP_SEED))
+    lo = np.where(np.ptp(y, axis=0) == 0, mean, res.confidence_interval.low)
+    hi = np.where(np.ptp(y, axis=0) == 0, mean, res.confidence_interval.high)
+    return mean, lo, hi
+
+
+def mean_curve(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bin end steps, mean MSE over runs, 95% band low, high) of the ok runs with the first run's bins
+    (:func:`curve_band`)."""
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
     b, steps = ok[0]["curve"]["bin_steps"], ok[0]["steps"]
     ys = np.array([r["curve"]["mse"] for r in ok if r["curve"]["bin_steps"] == b and r["steps"] == steps])
-    x = bin_ends(steps, b)
-    sem = ys.std(axis=0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else np.zeros(ys.shape[1])
-    return x, ys.mean(axis=0), sem
+    return (bin_ends(steps, b), *curve_band(ys))

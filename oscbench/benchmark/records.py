@@ -263,10 +263,15 @@ def read_record(path: str | Path) -> dict[str, Any]:
 
 
 def iter_record_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories into the ``*.json`` records they hold (sorted); keep files as given."""
+    """Expand directories into the ``*.json`` records anywhere below them (sorted; names starting with a
+    dot, and everything inside such folders, are skipped); keep files as given."""
     out: list[Path] = []
     for p in map(Path, paths):
-        out.extend(sorted(q for q in p.glob("*.json") if not q.name.startswith("."))) if p.is_dir() else out.append(p)
+        if not p.is_dir():
+            out.append(p)
+            continue
+        out.extend(sorted(q for q in p.rglob("*.json")
+                          if not any(part.startswith(".") for part in q.relative_to(p).parts)))
     return out
 
 
@@ -321,7 +326,11 @@ def _recompute(rec: Mapping[str, Any]) -> list[str]:
     errors: list[str] = []
     steps = rec["steps"]
     task, learner = rec["task"], rec["learner"]
-    if learner["flops_per_step"] > task["budget_flops"]:
+    from oscbench.benchmark.tasks import CUSTOM_TASK_ID
+
+    if task["budget_flops"] is None and task["id"] != CUSTOM_TASK_ID:
+        errors.append(f"task.budget_flops is null but only custom streams ({CUSTOM_TASK_ID}) run without a budget")
+    if task["budget_flops"] is not None and learner["flops_per_step"] > task["budget_flops"]:
         errors.append(f"learner.flops_per_step {learner['flops_per_step']} exceeds task.budget_flops "
                       f"{task['budget_flops']}")
     if learner["source_sha256"] != rec["provenance"]["learner_source_sha256"]:

@@ -7,6 +7,8 @@ the scoring window, the learning-curve bins, the causality-audit prefix and its 
 * ``trace-patterning-v1`` -- the trace-patterning task; seed s drives the stream *and* the learner.
 * ``atari-v1/<Game>`` -- one Atari game; the stream is the fixed recorded pass (looped), only the
   learner seed varies. ``atari-v1`` alone is the suite: every game in the task's ``games`` list.
+* ``custom-v1`` -- not shipped and never on the leaderboard: a dataset file of one's own (e.g. from
+  ``oscbench datasets record``) scored as it is (:func:`custom_task`).
 
 :func:`open_stream` turns (task, game, seed) into the chunks the evaluator scores, plus the
 ``dataset`` block of the result record (id, content digest, parameters, seed).
@@ -62,7 +64,7 @@ class Task:
     kind: str
     description: str
     gamma: float
-    budget_flops: int
+    budget_flops: int | None              # None: no budget (custom streams without --budget)
     target: str
     seed_policy: str                      # "shared" (stream seed = learner seed) or "learner-only"
     dataset_id: str
@@ -83,6 +85,10 @@ class Task:
     @property
     def is_suite(self) -> bool:
         return bool(self.games)
+
+    def over_budget(self, flops: int) -> bool:
+        """True if a learner declaring ``flops`` per step exceeds this task's budget (never without one)."""
+        return self.budget_flops is not None and flops > self.budget_flops
 
     def preset(self, name: str) -> Preset:
         """The named preset, or ConfigError listing the choices."""
@@ -207,6 +213,33 @@ def resolve(task_id: str) -> tuple[Task, list[str | None]]:
     return task, [task.check_game(game)]
 
 
+CUSTOM_TASK_ID = "custom-v1"
+CUSTOM_PRESET = "custom"
+
+
+def custom_task(dataset: str | Path, budget_flops: int | None = None) -> Task:
+    """The task of scoring a learner on a dataset file of one's own, as it is.
+
+    γ comes from the file, the target is the full return (``returns``), the FLOP budget is
+    ``budget_flops`` (None: none), the run is the whole file once (one preset, ``custom``), seeds vary the
+    learner only. Scoring window, curve bins and the audit are the standard tasks' (200k-step window).
+    Records carry the task id :data:`CUSTOM_TASK_ID`, which the leaderboard refuses.
+    """
+    from oscbench.datasets.format import DatasetFile
+
+    if budget_flops is not None and budget_flops < 1:
+        raise ConfigError(f"--budget {budget_flops} must be a positive number of FLOPs per step.")
+    with DatasetFile(dataset, verify=True) as ds:
+        if not 0.0 <= ds.gamma < 1.0:
+            raise DataError(f"{dataset} declares gamma {ds.gamma}, outside [0, 1); it cannot be scored.")
+        return Task(id=CUSTOM_TASK_ID, version=1, kind="custom", description=f"custom stream {ds.dataset_id}",
+                    gamma=ds.gamma, budget_flops=budget_flops, target="returns", seed_policy="learner-only",
+                    dataset_id=ds.dataset_id, stream_params=dict(ds.params), window_steps=200_000,
+                    running_window=100_000, running_every=50_000, running_offset=0, curve_bins=100,
+                    audit_prefix_steps=3000, audit_max_chunk=16,
+                    presets={CUSTOM_PRESET: Preset(CUSTOM_PRESET, ds.n_steps, 1)}, source=str(dataset))
+
+
 # -- streams ---------------------------------------------------------------------------------------
 @dataclass
 class StreamSource:
@@ -329,6 +362,8 @@ def _shifted(chunks: Iterator[StepChunk], offset: int) -> Iterator[StepChunk]:
 STREAM_OPENERS: dict[str, Callable[..., StreamSource]] = {
     "trace-patterning": lambda task, game, seed, n_steps, dataset: _trace_source(task, seed, n_steps, dataset),
     "atari": lambda task, game, seed, n_steps, dataset, offset=0: _atari_source(task, game, n_steps, dataset, offset),
+    "custom": lambda task, game, seed, n_steps, dataset: _file_source(task.source, n_steps, loop=False,
+                                                                      want_id=task.dataset_id),
 }
 
 

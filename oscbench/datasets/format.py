@@ -495,6 +495,7 @@ class DatasetFile:
         return f"DatasetFile({str(self.path)!r}, id={self.dataset_id!r}, steps={self.n_steps}, F={self.n_features})"
 
 
+
 def open_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> DatasetFile:
-    """Open and (by default) verify a dataset file."""
+    """Open and (by default) verify a dataset *file*; :func:`oscbench.datasets.open_dataset` also takes ids."""
     return DatasetFile(path, verify=verify)

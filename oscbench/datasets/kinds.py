@@ -55,7 +55,8 @@ class KindSpec:
 
 
 _KINDS: dict[str, KindSpec] = {}
-_LAZY = {"trace-patterning": "oscbench.datasets.trace_patterning", "atari": "oscbench.datasets.atari.dataset"}
+_LAZY = {"trace-patterning": "oscbench.datasets.trace_patterning", "atari": "oscbench.datasets.atari.dataset",
+         "gymnasium": "oscbench.datasets.recording"}
 
 
 def register(spec: KindSpec) -> KindSpec:

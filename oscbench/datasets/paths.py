@@ -31,3 +31,9 @@ def dataset_path(dataset_id: str, variant: str | None = None) -> Path:
     if variant:
         return data_dir() / ns / name / f"{variant}.h5"
     return data_dir() / ns / f"{name}.h5"
+
+
+def is_file_argument(source: str | os.PathLike[str]) -> bool:
+    """True if a CLI/API argument names a dataset file (``*.h5`` or an existing file), not an id."""
+    p = Path(source).expanduser()
+    return p.suffix in (".h5", ".hdf5") or p.is_file()

@@ -5,11 +5,11 @@
 * ``atari/<Game>-v1`` -- 58 games, 250,000 steps each, from verified upstream action logs; the dataset
   file is ``<data dir>/atari/<Game>-v1.h5``. Five are flagged ``excluded`` from the ``atari-v1`` suite.
 
-``list`` / ``show`` / ``download`` / ``verify`` below are what the CLI verbs call.
+This module answers "which ids exist and what are they"; the text of ``datasets list`` / ``show`` is
+:mod:`.listing`, getting, checking, deleting and opening local copies is :mod:`.local`.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class DatasetEntry:
         """Atari: ``ready`` / ``log only`` / ``differs`` / ``corrupt`` / ``absent``; trace patterning:
         ``on the fly`` plus the number of generated files."""
         if self.kind == "atari":
-            from oscbench.datasets.atari.fetch import local_status
+            from oscbench.datasets.atari.locate import local_status
 
             return local_status(self.extra["game"])
         d = self.local_path()
@@ -123,142 +123,26 @@ def suite(name: str) -> list[DatasetEntry]:
 
 
 def get(dataset_id: str) -> DatasetEntry:
-    """The entry of ``dataset_id`` (a bare Atari game name is accepted too)."""
+    """The entry of ``dataset_id`` (a bare Atari game name is accepted too).
+
+    An unknown id is a ConfigError suggesting the closest ids (``atari/pong-v1``, ``atari/Pongg-v1``,
+    ``Pong`` without a namespace or version all find ``atari/Pong-v1``).
+    """
     es = {e.id: e for e in entries()}
     if dataset_id in es:
         return es[dataset_id]
+    from oscbench._suggest import close_matches, did_you_mean
     from oscbench.datasets.atari import games as G
 
     if "/" not in dataset_id and dataset_id in G.GAMES:
         return es[G.dataset_id(dataset_id)]
-    low = {k.lower(): k for k in es}
-    hint = low.get(dataset_id.lower()) or low.get(f"atari/{dataset_id.lower()}-v1")
-    raise ConfigError(f"unknown dataset {dataset_id!r}; " + (f"did you mean {hint!r}?" if hint else
-                                                             "see `oscbench datasets list`."))
+    ns, _, rest = dataset_id.rpartition("/")
+    names = {e.id.split("/", 1)[1].rsplit("-v", 1)[0]: e.id for e in es.values()    # "Pong", "default"
+             if not ns or e.id.startswith(ns.lower()) or e.id.startswith(ns)}
+    near = [names[m] for m in close_matches(rest.rsplit("-v", 1)[0], names)]
+    raise ConfigError(f"unknown dataset {dataset_id!r}; {did_you_mean(near, 'see `oscbench datasets list`.')}")
 
 
 def local_path(dataset_id: str) -> Path:
     """Where ``dataset_id`` lives (or would live) under the data dir."""
     return get(dataset_id).local_path()
-
-
-def format_table(es: list[DatasetEntry]) -> str:
-    """The text of ``oscbench datasets list``."""
-    rows = [f"{'id':<36}{'kind':<18}{'steps':>9}{'F':>5}{'size':>10}  {'local':<12}excluded"]
-    for e in es:
-        steps = f"{e.steps:,}" if e.steps else "any"
-        size = f"{e.dataset_bytes / 1e6:.1f} MB" if e.dataset_bytes else "-"
-        excl = f"yes ({e.extra.get('excluded_short', e.excluded_reason)})" if e.excluded else ""
-        rows.append(f"{e.id:<36}{e.kind:<18}{steps:>9}{e.n_features:>5}{size:>10}  {e.local_status():<12}{excl}")
-    return "\n".join(rows)
-
-
-def show(dataset_id: str) -> dict[str, Any]:
-    """Registry facts of an id plus, when its file is present, the file's summary (``datasets show``)."""
-    e = get(dataset_id)
-    d = e.to_dict()
-    if e.kind == "atari":
-        from oscbench.datasets.atari import games as G
-
-        facts = G.game_facts(e.extra["game"])
-        d["registry"] = {k: v for k, v in facts.items() if k not in ("fingerprint", "prefix")}
-        fp = facts.get("fingerprint")
-        if fp:
-            ends = fp["episode_ends"]
-            done = [s for s, x in zip(fp["episode_scores"], ends) if x != "x"]
-            d["fingerprint"] = {"frames_sha256": fp["frames_sha256"], "episodes_complete": len(done),
-                                "time_limited": ends.count("t"),
-                                "mean_score_complete": (sum(done) / len(done)) if done else None}
-            d["generated_with"] = G.registry_data().get("generated_with")
-        if e.local_path().is_file():
-            from oscbench.datasets.info import dataset_info
-
-            d["file"] = dataset_info(e.local_path(), verify=False)
-    return d
-
-
-def format_show(d: dict[str, Any]) -> str:
-    lines = [f"id          {d['id']}   (kind {d['kind']})", f"about       {d['description']}"]
-    lines.append(f"steps       {d['steps']:,}" if d["steps"] else "steps       any (generated on the fly)")
-    lines.append(f"features    {d['n_features']}   gamma {d['gamma']}")
-    if d.get("source"):
-        lines.append(f"source      {d['source']}")
-        lines.append(f"sha256      {d['sha256']}   ({d['download_bytes']:,} bytes)")
-    if d.get("suites"):
-        lines.append(f"suites      {', '.join(d['suites'])}")
-    if d.get("excluded"):
-        lines.append(f"excluded    yes: {d['excluded_reason']}")
-    if d.get("fingerprint"):
-        fp = d["fingerprint"]
-        ms = fp["mean_score_complete"]
-        lines.append(f"replay      {fp['episodes_complete']} complete episodes ({fp['time_limited']} at the 108k-frame "
-                     f"cap), mean raw score {ms:.1f}" if ms is not None else
-                     f"replay      {fp['episodes_complete']} complete episodes")
-        lines.append(f"frames      sha256 {fp['frames_sha256']}")
-        gw = d.get("generated_with") or {}
-        if gw:
-            lines.append("made with   " + ", ".join(f"{k} {v}" for k, v in gw.items()))
-    lines.append(f"local       {d['local_status']}   {d['local_path']}")
-    if d.get("file"):
-        from oscbench.datasets.info import format_info
-
-        lines += ["", "local file:", format_info(d["file"])]
-    return "\n".join(lines)
-
-
-def download(dataset_id: str | None = None, *, all_: bool = False, mirror: str | os.PathLike[str] | None = None,
-             jobs: int = 1, generate: bool = True, progress: bool = True) -> dict[str, Path]:
-    """Get datasets onto this machine: one id (or ``atari-v1``), or every Atari id with ``all_``.
-
-    Returns id -> dataset file (id -> log file with ``generate=False``).
-    """
-    if all_:
-        ids = [e.id for e in entries("atari")]
-    else:
-        if not dataset_id:
-            raise ConfigError("give a dataset id (e.g. atari/Pong-v1) or --all.")
-        if dataset_id in ("atari-v1",):
-            ids = [e.id for e in suite(dataset_id)]
-        else:
-            e = get(dataset_id)
-            if e.kind != "atari":
-                raise ConfigError(f"{e.id} is generated on the fly, there is nothing to download; to write a file run "
-                                  f"`oscbench datasets generate {e.id}`.")
-            ids = [e.id]
-    from oscbench.datasets.atari.fetch import download as atari_download
-
-    return atari_download(ids, mirror=mirror, jobs=jobs, generate=generate, progress=progress)
-
-
-def verify(dataset_id: str, *, replay: bool = False, policy_file: str | os.PathLike[str] | None = None,
-           progress: bool = True) -> dict[str, Any]:
-    """Verify a dataset id or file; a report dict, or DataError naming the first divergence."""
-    from oscbench.datasets.atari.verify import verify as atari_verify
-    from oscbench.datasets.format import DatasetFile
-
-    from oscbench.datasets.atari.fetch import is_file_argument
-
-    p = Path(dataset_id).expanduser()
-    if is_file_argument(p):
-        with DatasetFile(p, verify=False) as ds:
-            kind = ds.kind
-        if kind == "atari":
-            return atari_verify(str(p), replay=replay, policy_file=policy_file, progress=progress)
-        with DatasetFile(p, verify=True) as ds:
-            return {"id": ds.dataset_id, "path": str(p), "n_steps": ds.n_steps, "checks": ["array digests ok"],
-                    "ok": True}
-    if dataset_id.startswith("atari/") and "/" in dataset_id:
-        return atari_verify(dataset_id, replay=replay, policy_file=policy_file, progress=progress)
-    e = get(dataset_id)
-    if e.kind == "atari":
-        return atari_verify(e.id, replay=replay, policy_file=policy_file, progress=progress)
-    files = sorted(e.local_path().glob("*.h5")) if e.local_path().is_dir() else []
-    if not files:
-        from oscbench.errors import DataError
-
-        raise DataError(f"no generated files of {e.id} under {e.local_path()}; it streams on the fly, or write one "
-                        f"with `oscbench datasets generate {e.id}`.")
-    for f in files:
-        DatasetFile(f, verify=True).close()
-    return {"id": e.id, "path": str(e.local_path()), "checks": [f"{f.name}: array digests ok" for f in files],
-            "ok": True}

@@ -8,7 +8,8 @@ Per game (``None`` for trace patterning)::
                           {n, mean, ci_low, ci_high, std}: mean over seeds, 95% percentile bootstrap
                           CI (:func:`oscbench.benchmark.metrics.summarize`)
     curve                 {bin_steps, steps[], mean[], ci_low[], ci_high[]}: learning curve, mean over
-                          seeds per bin with a 95% percentile bootstrap band (:func:`curve_band`)
+                          seeds per bin with a 95% percentile bootstrap band
+                          (:func:`oscbench.benchmark.metrics.mean_curve`)
 
 Across games (Atari entries): ``iqm`` = interquartile mean of per-run NMSE with a stratified
 bootstrap CI (:func:`oscbench.benchmark.metrics.iqm_stratified`).
@@ -23,37 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from oscbench.benchmark import metrics
 
 SUMMARISED = ("nmse", "final_error", "lifetime_error", "nmse_full_return")
-CURVE_RESAMPLES = 2000  # bands are drawn, not ranked on: fewer resamples than the CIs of the scores
-
-
-def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-bin mean over runs and 95% percentile bootstrap band.
-
-    Args:
-        curves: float64 ``[runs, bins]`` mean squared error per bin.
-
-    Returns:
-        (mean, low, high), each float64 ``[bins]``. One run: the band is the curve itself.
-        Resampling is over runs (whole curves), as :func:`oscbench.benchmark.metrics.bootstrap_ci`
-        does (same method and seed, :data:`CURVE_RESAMPLES` resamples), by scipy along axis 0.
-    """
-    y = np.asarray(curves, dtype=np.float64)
-    mean = y.mean(axis=0)
-    if len(y) < 2:
-        return mean, mean.copy(), mean.copy()
-    res = stats.bootstrap((y,), np.mean, axis=0, confidence_level=metrics.CONFIDENCE,
-                          n_resamples=CURVE_RESAMPLES, method="percentile",
-                          rng=np.random.default_rng(metrics.BOOTSTRAP_SEED))
-    lo = np.where(np.ptp(y, axis=0) == 0, mean, res.confidence_interval.low)
-    hi = np.where(np.ptp(y, axis=0) == 0, mean, res.confidence_interval.high)
-    return mean, lo, hi
-
-
 def probability_of_improvement(x: Mapping[str, Sequence[float]], y: Mapping[str, Sequence[float]]) -> float:
     """P(X improves on Y) as in rliable (Agarwal et al. 2021), for errors (lower is better).
 
@@ -82,10 +56,8 @@ def _game_aggregate(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     bins = {r["curve"]["bin_steps"] for r in rs}
     lengths = {len(r["curve"]["mse"]) for r in rs}
     if len(bins) == 1 and len(lengths) == 1:
-        b, steps = rs[0]["curve"]["bin_steps"], rs[0]["steps"]
-        mean, lo, hi = curve_band(np.array([r["curve"]["mse"] for r in rs]))
-        x = metrics.bin_ends(steps, b)
-        out["curve"] = {"bin_steps": b, "steps": x.tolist(), "mean": mean.tolist(),
+        x, mean, lo, hi = metrics.mean_curve(rs)
+        out["curve"] = {"bin_steps": rs[0]["curve"]["bin_steps"], "steps": x.tolist(), "mean": mean.tolist(),
                         "ci_low": lo.tolist(), "ci_high": hi.tolist()}
     else:
         out["curve"] = None

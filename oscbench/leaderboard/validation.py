@@ -182,6 +182,9 @@ def check_records(records: Sequence[Any], *, labels: Sequence[str] | None = None
         return problems
 
     t0 = good[0]["task"]
+    if t0["id"] == tasks.CUSTOM_TASK_ID:
+        return [f"these are records of a custom stream ({good[0]['dataset']['id']}, `evaluate --dataset FILE` without "
+                "--task), which are never leaderboard-eligible; evaluate on a shipped task (`oscbench tasks list`)"]
     try:
         task = tasks.get_task(t0["id"])
     except OscbenchError:

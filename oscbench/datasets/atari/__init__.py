@@ -5,14 +5,16 @@
 * :mod:`.replay` -- log format, step semantics, replay with divergence checks.
 * :mod:`.dataset` -- the HDF5 file of one pass (275-feature observation layout).
 * :mod:`.generate` / :mod:`.fetch` -- build datasets from local or downloaded logs (``--jobs``).
+* :mod:`.locate` -- what of an id is on this machine (its file, its status).
 * :mod:`.fingerprint` / :mod:`.verify` -- registry fingerprints and verification.
 * :mod:`.stream` -- :class:`AtariStream`, the looping stream for learners and the evaluator.
 * :mod:`.record` -- record a new dataset from a live agent.
 """
 from oscbench.datasets.atari.dataset import N_FEATURES
-from oscbench.datasets.atari.fetch import download, resolve
+from oscbench.datasets.atari.fetch import download
 from oscbench.datasets.atari.games import EXCLUDED, GAMES, SUITE, SUITE_ID, dataset_id
 from oscbench.datasets.atari.generate import generate, generate_many
+from oscbench.datasets.atari.locate import resolve
 from oscbench.datasets.atari.record import Recording, record
 from oscbench.datasets.atari.replay import GAMMA, Replay, replay_log
 from oscbench.datasets.atari.stream import AtariStream

@@ -79,9 +79,9 @@ def check_game(game: str) -> str:
     """Return ``game`` if it is one of the 58, else raise ConfigError (suggesting a near match)."""
     if game in GAMES:
         return game
-    low = {g.lower(): g for g in GAMES}
-    hint = low.get(game.lower().replace("_", "").replace("-", ""))
-    more = f"did you mean {hint!r}?" if hint else "see `oscbench datasets list`."
+    from oscbench._suggest import close_matches, did_you_mean
+
+    more = did_you_mean(close_matches(game.replace("_", "").replace("-", ""), GAMES), "see `oscbench datasets list`.")
     raise ConfigError(f"unknown Atari game {game!r}; {more}")
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from oscbench.datasets.atari.emulator import MAX_EPISODE_FRAMES, FRAME_SIZE, emulator_facts, open_emulator
+from oscbench.datasets.returns import episode_returns
 from oscbench.errors import DataError
 
 RESET_BYTE = ord("R")
@@ -57,27 +57,6 @@ def check_log(log: bytes, n_actions: int, *, name: str = "the action log") -> np
 def log_actions(log: np.ndarray) -> np.ndarray:
     """int8 action index per step (−1 on reset steps)."""
     return np.where(log == RESET_BYTE, -1, log.astype(np.int16) - ACTION_BYTE0).astype(np.int8)
-
-
-@njit(cache=True)
-def episode_returns(rewards: np.ndarray, resets: np.ndarray, gamma: float) -> np.ndarray:
-    """float64 G_t = r_{t+1} + γ_{t+1} G_{t+1} with γ_{t+1} = 0 where step t+1 is a reset, G_{T−1} = 0.
-
-    So G is 0 at each episode's last step (SPEC §2.5) and at the end of the pass, where the loop
-    continues with step 0, a reset.
-    """
-    n = len(rewards)
-    g = np.empty(n, np.float64)
-    acc = 0.0
-    if n:
-        g[n - 1] = 0.0
-    for t in range(n - 2, -1, -1):
-        if resets[t + 1]:
-            acc = np.float64(rewards[t + 1])
-        else:
-            acc = np.float64(rewards[t + 1]) + gamma * acc
-        g[t] = acc
-    return g
 
 
 @dataclass

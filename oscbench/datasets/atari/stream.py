@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from oscbench.datasets.atari import games as G
-from oscbench.datasets.atari.fetch import resolve, stored_frames_sha256
+from oscbench.datasets.atari.locate import resolve, stored_frames_sha256
 from oscbench.datasets.format import DatasetFile
 from oscbench.datasets.stream import StepChunk
 from oscbench.errors import DataError

@@ -18,7 +18,9 @@ from typing import Any
 from oscbench.datasets.atari import games as G
 from oscbench.datasets.atari.fingerprint import first_difference, first_differing_step, fingerprint
 from oscbench.datasets.atari.generate import canonical_id, policy_path, replay_policy
+from oscbench.datasets.atari.locate import resolve
 from oscbench.datasets.format import DatasetFile
+from oscbench.datasets.paths import is_file_argument
 from oscbench.errors import DataError
 
 _EPISODE_ARRAYS = ("episode_starts", "episode_scores", "episode_ends", "episode_extra_actions")
@@ -67,8 +69,6 @@ def verify_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def verify(name: str, *, replay: bool = False, policy_file: str | os.PathLike[str] | None = None,
            progress: bool = True) -> dict[str, Any]:
     """Verify an Atari id (or a dataset path); return a report, raise DataError on any divergence."""
-    from oscbench.datasets.atari.fetch import is_file_argument, resolve
-
     if is_file_argument(name):
         path: Path | None = resolve(name)
         with DatasetFile(path, verify=False) as ds:

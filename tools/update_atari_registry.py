@@ -1,6 +1,7 @@
-"""Maintainer tool: write the measured facts of generated datasets into ``registry.json``.
+"""Maintainer tool (not shipped in the package): write the measured facts of generated datasets into the
+checkout's ``oscbench/datasets/atari/registry.json``.
 
-    python -m oscbench.datasets.atari.maintain DATA_ROOT [GAME ...]
+    python tools/update_atari_registry.py DATA_ROOT [GAME ...]
 
 reads ``DATA_ROOT/atari/<Game>-v1.h5`` (made by ``oscbench datasets generate``), checks each file's
 digests, and records per game: ROM md5, minimal action set, screen size, dataset size and content
@@ -16,12 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from oscbench._atomic import write_text_atomic
-from oscbench.datasets.atari import games as G
-from oscbench.datasets.atari.fingerprint import PREFIX_STEPS, prefix_fingerprint
-from oscbench.datasets.atari.verify import file_fingerprint
-from oscbench.datasets.format import DatasetFile
-from oscbench.errors import DataError
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))          # this checkout's oscbench, whatever is installed
+
+from oscbench._atomic import write_text_atomic  # noqa: E402
+from oscbench.datasets.atari import games as G  # noqa: E402
+from oscbench.datasets.atari.fingerprint import PREFIX_STEPS, prefix_fingerprint  # noqa: E402
+from oscbench.datasets.atari.verify import file_fingerprint  # noqa: E402
+from oscbench.datasets.format import DatasetFile  # noqa: E402
+from oscbench.errors import DataError  # noqa: E402
 
 
 def facts_from_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
@@ -68,9 +72,12 @@ def dump_registry(reg: dict[str, Any]) -> str:
                   text) + "\n"
 
 
+REGISTRY = REPO / "oscbench" / "datasets" / "atari" / G.REGISTRY_FILE.name
+
+
 def update_registry(data_root: Path, games: list[str] | None = None) -> list[str]:
     """Refresh the registry entries of ``games`` (default: every game with a file); return the games done."""
-    reg = json.loads(G.REGISTRY_FILE.read_text(encoding="utf-8"))
+    reg = json.loads(REGISTRY.read_text(encoding="utf-8"))
     done, made_with = [], set()
     for game in games or list(G.GAMES):
         path = Path(data_root) / G.NAMESPACE / f"{game}-v{G.VERSION}.h5"
@@ -87,10 +94,17 @@ def update_registry(data_root: Path, games: list[str] | None = None) -> list[str
     if made_with:
         reg["generated_with"] = json.loads(made_with.pop())
         reg["prefix_steps"] = PREFIX_STEPS
-    write_text_atomic(G.REGISTRY_FILE, dump_registry(reg))
+    write_text_atomic(REGISTRY, dump_registry(reg), overwrite=True)
     G._registry.cache_clear()
     return done
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print("updated:", " ".join(update_registry(Path(sys.argv[1]), sys.argv[2:] or None)))
+    from oscbench.errors import OscbenchError
+
+    if len(sys.argv) < 2:
+        sys.exit("usage: python tools/update_atari_registry.py DATA_ROOT [GAME ...]")
+    try:
+        print("updated:", " ".join(update_registry(Path(sys.argv[1]), sys.argv[2:] or None)))
+    except OscbenchError as err:
+        sys.exit(f"error: {err}")
