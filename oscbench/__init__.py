@@ -12,7 +12,7 @@ Sub-packages:
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from oscbench._version import __version__
 
 __all__ = ["__version__", "OscbenchError", "evaluate"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from oscbench import __version__
+from oscbench._version import __version__
 from oscbench.benchmark.seeds import N_SEEDS_HELP as _N_SEEDS_HELP
 from oscbench.benchmark.seeds import SEEDS_HELP as _SEEDS_HELP
 from oscbench.errors import OscbenchError

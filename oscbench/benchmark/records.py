@@ -164,7 +164,7 @@ def provenance(learner_source_sha256: str | None) -> dict[str, Any]:
     """Versions and platform of this process, for a record's ``provenance``."""
     import numpy as np
 
-    from oscbench import __version__
+    from oscbench._version import __version__
 
     try:
         import numba

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from oscbench._hashing import sha256_file
-from oscbench import __version__
+from oscbench._version import __version__
 from oscbench._atomic import atomic_path
 from oscbench.errors import ConfigError, DataError
 

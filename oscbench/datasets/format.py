@@ -58,7 +58,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from oscbench import __version__
+from oscbench._version import __version__
 from oscbench._atomic import check_writable, write_bytes_atomic
 from oscbench.datasets import kinds
 from oscbench.datasets.stream import StepChunk
