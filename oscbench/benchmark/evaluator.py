@@ -35,6 +35,7 @@ from oscbench.benchmark.guard import LearnerFault, call, run_checked
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
 CHUNK_STEPS = 32768   # steps handed to the learner per call of run()
+ProgressFn = Callable[[int, float], None]   # progress(steps just scored, running error)
 
 
 @dataclass
@@ -158,6 +159,63 @@ def _write_log(out_dir: Path | None, stem: str, text: str) -> str | None:
     return path.name
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, everything needed to execute it anywhere (picklable; the unit of work of :func:`run_one`).
+
+    ``learner`` is the spec string (baseline name, ``file.py[:factory]``, ``module:factory``) or, for a
+    factory callable, ``None`` with the resolved learner (factory and its source digest, as the
+    submitting process saw them) cloudpickled in ``learner_pickle`` (so factories defined in
+    ``__main__`` or as closures travel too). ``task`` is the task id without game (e.g.
+    ``atari-v1``), ``preset`` the preset's name and ``preset_label`` what the record says (``custom``
+    when ``steps`` overrides the preset's length).
+    """
+
+    learner: str | None
+    task: str
+    game: str | None
+    preset: str
+    preset_label: str
+    steps: int
+    seed: int
+    hyperparameters: Mapping[str, Any]
+    dataset: str | None
+    out: str | None
+    chunk_steps: int = CHUNK_STEPS
+    learner_pickle: bytes | None = field(default=None, repr=False)
+
+    def load(self) -> loading.LoadedLearner:
+        """The learner, resolved in this process."""
+        if self.learner_pickle is not None:
+            import cloudpickle  # type: ignore[import-untyped]
+
+            loaded = cloudpickle.loads(self.learner_pickle)
+            assert isinstance(loaded, loading.LoadedLearner)
+            return loaded
+        assert self.learner is not None
+        return loading.load_learner(self.learner)
+
+
+def pickle_learner(loaded: loading.LoadedLearner) -> bytes:
+    """A resolved learner as bytes (cloudpickle: closures and ``__main__`` factories included)."""
+    import cloudpickle  # type: ignore[import-untyped]
+
+    try:
+        return cloudpickle.dumps(loaded)
+    except Exception as err:  # noqa: BLE001 - anything a factory may hold
+        name = loaded.name
+        raise ConfigError(f"the learner factory {name} cannot be pickled ({type(err).__name__}: {err}); "
+                          "pass isolate=False (oscbench evaluate --no-isolate) to run it in this process.") from None
+
+
+@dataclass
+class RunOutcome:
+    """What one run gives: its record, and the failure log text (None when it did not fail)."""
+
+    record: dict[str, Any]
+    log: str | None = None
+
+
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
@@ -184,11 +242,37 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         ConfigError: unknown task, preset or learner, rejected hyper-parameters, or a declared
             FLOP count over the task's budget (nothing runs then).
     """
+    specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
+                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps)
+    results = EvaluationResults(task, specs[0].preset_label)
+    for spec in specs:
+        outcome = execute(spec, progress=progress)
+        results.records.append(outcome.record)
+        if outcome.log is not None:
+            results.logs[run_name(outcome.record)] = outcome.log
+        if spec.out is not None:
+            results.paths.append(Path(spec.out) / f"{records.record_stem(outcome.record)}.json")
+    return results
+
+
+def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
+         seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
+         out_dir: str | Path | None = None, n_steps: int | None = None,
+         dataset: str | Path | Mapping[Any, str | Path] | None = None,
+         chunk_steps: int = CHUNK_STEPS) -> list[RunSpec]:
+    """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
+
+    Refuses (ConfigError, nothing runs) an unknown task/preset/learner, bad hyper-parameters, an
+    uncreatable output directory, a missing or altered fixed-stream dataset file, and a learner whose
+    declared FLOPs exceed the task's budget.
+    """
     t, games = tasks.resolve(task)
     p = t.preset(preset)
     steps = int(n_steps) if n_steps is not None else p.steps
     if steps <= 0:
         raise ConfigError(f"--steps {steps} must be positive.")
+    if chunk_steps <= 0:
+        raise ConfigError(f"chunk_steps={chunk_steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"
     seed_list = _seed_list(seeds, p.seeds)
     loaded = loading.load_learner(learner)
@@ -204,51 +288,73 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         except OSError as err:
             raise OscbenchError(f"cannot create the output directory {out} ({err.strerror}); choose another --out.") from None
 
-    results = EvaluationResults(task, preset_label)
-    window = t.window(steps)
-    bin_steps = t.bin_steps(p, steps)
-    budget_checked = False
     # fixed (recorded) streams: open and verify every game's file before anything runs
-    fixed = {g: tasks.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0))
-             for g in games} if t.seed_policy == "learner-only" else {}
+    first_source = None
+    for g in (games if t.seed_policy == "learner-only" else []):
+        first_source = tasks.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0))
+    if first_source is None:
+        first_source = tasks.open_stream(t, game=games[0], seed=seed_list[0], n_steps=steps,
+                                         dataset=_pick_dataset(dataset, t, games[0], seed_list[0]))
+    _refuse_over_budget(loaded, t, first_source.n_features, seed_list[0], hp)
+
+    learner_spec, blob = (learner, None) if isinstance(learner, str) else (None, pickle_learner(loaded))
+    task_id = tasks.split_task_id(t.id)[0]
+    specs = []
     for game in games:
         for seed in seed_list:
-            if t.seed_policy == "shared":
-                source = tasks.open_stream(t, game=game, seed=seed, n_steps=steps,
-                                           dataset=_pick_dataset(dataset, t, game, seed))
-            else:
-                source = fixed[game]
-
-            def build(seed: int = seed, source: tasks.StreamSource = source) -> Any:
-                return loaded.build(source.n_features, seed, hp)
-
-            if not budget_checked:   # refuse before anything runs
-                try:
-                    first = build()
-                except OscbenchError:
-                    raise
-                except Exception as err:  # noqa: BLE001
-                    raise ConfigError(f"learner {loaded.name} could not be built: {type(err).__name__}: {err}; "
-                                      "fix the factory or its hyper-parameters.") from None
-                flops, why = _flops_value(first)
-                if flops is None:
-                    raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.")
-                if flops > t.budget_flops:
-                    raise ConfigError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
-                                      f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.")
-                budget_checked = True
-            rec = _run_one(t, game, preset_label, p, steps, window, bin_steps, seed, loaded, hp, build, source,
-                           out, results, progress, chunk_steps)
-            results.records.append(rec)
-            if out is not None:
-                results.paths.append(records.write_record(rec, out))
-    return results
+            ds = _pick_dataset(dataset, t, game, 0 if t.seed_policy == "learner-only" else seed)
+            specs.append(RunSpec(learner_spec, task_id, game, p.name, preset_label, steps, seed, hp,
+                                 None if ds is None else str(ds), None if out is None else str(out),
+                                 chunk_steps, learner_pickle=blob))
+    return specs
 
 
-def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset, steps: int, window: int,
-             bin_steps: int, seed: int, loaded: loading.LoadedLearner, hp: dict[str, Any],
-             build: Callable[[], Any], source: tasks.StreamSource, out: Path | None,
-             results: EvaluationResults, progress: bool, chunk_steps: int) -> dict[str, Any]:
+def _refuse_over_budget(loaded: loading.LoadedLearner, t: tasks.Task, n_features: int, seed: int,
+                        hp: Mapping[str, Any]) -> None:
+    try:
+        first = loaded.build(n_features, seed, hp)
+    except OscbenchError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise ConfigError(f"learner {loaded.name} could not be built: {type(err).__name__}: {err}; "
+                          "fix the factory or its hyper-parameters.") from None
+    flops, why = _flops_value(first)
+    if flops is None:
+        raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.")
+    if flops > t.budget_flops:
+        raise ConfigError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
+                          f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.")
+
+
+def run_one(spec: RunSpec, *, progress: bool | ProgressFn = False) -> dict[str, Any]:
+    """Execute one run (load the learner, open the stream, audit, run, score) and return its record.
+
+    The record is written atomically to ``spec.out`` (with a ``.log`` beside it when the run failed)
+    when ``spec.out`` is set. ``progress``: True for a tqdm bar, or a callable ``progress(n_steps,
+    running_error)`` called after every chunk with the steps just scored.
+    """
+    return execute(spec, progress=progress).record
+
+
+def execute(spec: RunSpec, *, progress: bool | ProgressFn = False) -> RunOutcome:
+    """:func:`run_one`, also returning the failure log text."""
+    t = tasks.get_task(spec.task)
+    p = t.preset(spec.preset)
+    loaded = spec.load()
+    source = tasks.open_stream(t, game=spec.game, seed=0 if t.seed_policy == "learner-only" else spec.seed,
+                               n_steps=spec.steps, dataset=spec.dataset)
+    out = Path(spec.out) if spec.out is not None else None
+    outcome = _run_one(t, spec, p, loaded, dict(spec.hyperparameters), source, out, progress)
+    if out is not None:
+        records.write_record(outcome.record, out)
+    return outcome
+
+
+
+def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.LoadedLearner, hp: dict[str, Any],
+             source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
+    game, preset_label, steps, seed, chunk_steps = spec.game, spec.preset_label, spec.steps, spec.seed, spec.chunk_steps
+    window, bin_steps = t.window(steps), t.bin_steps(p, steps)
     ref = _reference(p, steps, game)
     record: dict[str, Any] = {
         "schema_version": records.SCHEMA_VERSION,
@@ -265,17 +371,21 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
     }
     stem = records.record_stem(record)
     name = run_name(record)
+    show = progress is True
+    report = progress if callable(progress) else None
 
-    def fail(stage: str, step: int | None, message: str, log: str | None) -> dict[str, Any]:
+    def build() -> Any:
+        return loaded.build(source.n_features, seed, hp)
+
+    def fail(stage: str, step: int | None, message: str, log: str | None) -> RunOutcome:
         text = f"{name}\nstage: {stage}\nstep: {step}\n{message}\n" + (f"\n{log}" if log else "")
-        results.logs[name] = text
         record["status"] = "failed"
         record["failure"] = {"step": step, "stage": stage, "message": message, "log": _write_log(out, stem, text)}
         record["metrics"] = record["curve"] = None
         record["created"] = records.now_iso()
-        if progress:
+        if show:
             tqdm.write(f"FAILED {name}: {message}")
-        return record
+        return RunOutcome(record, text)
 
     # the declared cost of this run's learner
     try:
@@ -303,7 +413,7 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
 
     # the scored run
     scorer = metrics.RunScorer(steps, window, bin_steps, t.running_window, t.running_every, t.running_offset)
-    bar = tqdm(total=steps, unit="step", unit_scale=True, desc=name, disable=not progress, dynamic_ncols=True,
+    bar = tqdm(total=steps, unit="step", unit_scale=True, desc=name, disable=not show, dynamic_ncols=True,
                leave=True)
     c0, w0 = time.process_time(), time.perf_counter()
     learner_cpu = 0.0
@@ -318,6 +428,8 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
             learner_cpu += time.process_time() - l0
             err = scorer.update(chunk.start, preds, target, chunk.returns)
             bar.update(len(chunk))
+            if report is not None:
+                report(len(chunk), scorer.running_error)
             bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
     except LearnerFault as f:
         record["timing"].update(wall_seconds=time.perf_counter() - w0, cpu_seconds=learner_cpu,
@@ -331,7 +443,7 @@ def _run_one(t: tasks.Task, game: str | None, preset_label: str, p: tasks.Preset
     record["timing"].update(wall_seconds=wall, cpu_seconds=learner_cpu, total_cpu_seconds=total,
                             steps_per_cpu_second=steps / learner_cpu if learner_cpu > 0 else None)
     record["created"] = records.now_iso()
-    return record
+    return RunOutcome(record)
 
 
 def _check_features(chunk: Any, source: tasks.StreamSource) -> None:
