@@ -47,6 +47,7 @@ class EvaluationResults:
     records: list[dict[str, Any]] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)   # run name -> traceback / message log text
+    execution: dict[str, Any] = field(default_factory=dict)  # workers, wall seconds, steps/s (run_batch)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -70,7 +71,7 @@ class EvaluationResults:
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "preset": self.preset, "ok": self.ok, "summary": self.summary(),
                 "suite": self.suite(), "records": [str(p) for p in self.paths],
-                "failed": [run_name(r) for r in self.failed]}
+                "failed": [run_name(r) for r in self.failed], "execution": self.execution}
 
 
 def run_name(record: Mapping[str, Any]) -> str:
@@ -220,7 +221,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS) -> EvaluationResults:
+             chunk_steps: int = CHUNK_STEPS, workers: int = 1, scheduler: str | None = None,
+             client: Any = None, retries: int | None = None) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
 
     Args:
@@ -234,9 +236,14 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         out_dir: directory for the records (``<stem>.json``) and failure logs (``<stem>.log``);
             None writes nothing.
         n_steps: override the preset's run length (the record's preset then reads ``custom``).
-        progress: show tqdm progress bars (steps, steps/s, running error).
+        progress: show the progress bar (runs done / running / failed, steps/s, ETA).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
             patterning, game -> file for Atari) instead of generating/locating it.
+        workers: 1 runs one run after another in this process; N > 1 starts a local Dask cluster
+            of N worker processes for the evaluation (:mod:`oscbench.benchmark.distributed`).
+        scheduler: address of an existing Dask scheduler (``tcp://HOST:PORT``) to run on instead.
+        client: a ``distributed.Client`` to run on instead (left open).
+        retries: how many times a run whose worker died is tried again (local cluster; default 2).
 
     Raises:
         ConfigError: unknown task, preset or learner, rejected hyper-parameters, or a declared
@@ -245,14 +252,38 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
     specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
                  out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps)
     results = EvaluationResults(task, specs[0].preset_label)
-    for spec in specs:
-        outcome = execute(spec, progress=progress)
+    for spec, outcome in zip(specs, run_batch(specs, workers=workers, scheduler=scheduler, client=client,
+                                              retries=retries, progress=progress, results=results)):
         results.records.append(outcome.record)
         if outcome.log is not None:
             results.logs[run_name(outcome.record)] = outcome.log
         if spec.out is not None:
             results.paths.append(Path(spec.out) / f"{records.record_stem(outcome.record)}.json")
     return results
+
+
+def run_batch(specs: list[RunSpec], *, workers: int = 1, scheduler: str | None = None, client: Any = None,
+              retries: int | None = None, progress: bool = True,
+              results: EvaluationResults | None = None) -> list[RunOutcome]:
+    """Execute ``specs`` where asked (:mod:`oscbench.benchmark.distributed`) under one progress bar.
+
+    The outcomes come back in the order of ``specs``; ``results.execution`` gets where and how fast.
+    """
+    from oscbench.benchmark import distributed
+    from oscbench.benchmark.progress import ProgressView
+
+    note = tqdm.write if progress else None
+    with distributed.connect(workers, scheduler, client, note=note,
+                             retries=distributed.DEFAULT_RETRIES if retries is None else retries) as c:
+        expected = specs[0].load().source_sha256 if c is not None and specs[0].learner is not None else None
+        with ProgressView(len(specs), max(s.steps for s in specs), enabled=progress,
+                          dashboard=distributed.dashboard_link(c)) as view:
+            outcomes = distributed.run_specs(specs, client=c, view=view, learner_sha256=expected)
+        if results is not None:
+            results.execution = {"workers": workers if c is None or (client is None and scheduler is None)
+                                 else len(c.scheduler_info().get("workers", {})),
+                                 "scheduler": scheduler, **view.summary().to_dict()}
+    return outcomes
 
 
 def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
