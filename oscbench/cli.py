@@ -210,6 +210,15 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
     return OscbenchError(f"{len(failed)} run(s) failed: {names}{where}.", exit_code=1)
 
 
+def _execution_options(f):
+    """--workers / --scheduler: where the runs execute (oscbench.benchmark.distributed)."""
+    f = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="Run on an existing Dask cluster (see docs/distributed.md).")(f)
+    return click.option("--workers", default="1", show_default=True, metavar="N|auto",
+                        help="1: run here, one run after another; N: a local Dask cluster of N worker processes; "
+                             "auto: one per CPU.")(f)
+
+
 @cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
 @click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
@@ -222,13 +231,17 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet) -> None:
+@_execution_options
+def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet,
+                 workers, scheduler) -> None:
+    from oscbench.benchmark.distributed import parse_workers
     from oscbench.benchmark.evaluator import evaluate, parse_seeds
     from oscbench.benchmark.loading import collect_hyperparameters
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
     res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset)
+                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet,
+                   dataset=dataset, workers=parse_workers(workers), scheduler=scheduler)
     if as_json:
         _dump_json(res.to_dict())
     else:

@@ -399,6 +399,6 @@ def _lost_run(spec: RunSpec, client: Client, err: Exception) -> RunOutcome:
     """The failed record of a run whose workers kept dying (after the scheduler's bounded retries)."""
     attempts = getattr(err, "allowed_failures", DEFAULT_RETRIES) + 1
     last = getattr(getattr(err, "last_worker", None), "address", "?")
-    message = (f"the worker running it died {attempts} times (last {last}); the run was given up -- "
+    message = (f"its worker died on each of {attempts} attempt(s) (last {last}); the run was given up -- "
                "re-run the same command to try it again")
     return client.submit(_lost_on_worker, spec, message, pure=False).result()
