@@ -255,6 +255,49 @@ def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps
         raise _failed_runs_error(res.failed, out_dir)
 
 
+@cli.command("sweep", help=f"Sweep hyper-parameters: evaluate every configuration of a grid, table and best configuration.\n\n"
+             f"{_LEARNER_HELP}\n\nEach --grid is one axis of the Cartesian product: NAME=V1,V2,... or a joint axis "
+             "A,B=a1:b1,a2:b2. A TOML --file holds larger grids (see docs/distributed.md). Points over the task's FLOP "
+             "budget are skipped with one line.")
+@click.argument("learner")
+@click.option("--task", default=None, help="Task [default: trace-patterning-v1, or the file's].")
+@click.option("--preset", default=None, help="Run length: smoke, short or full [default: smoke, or the file's].")
+@click.option("--grid", "grid", multiple=True, metavar="NAME=V1,V2|A,B=a1:b1,a2:b2", help="One axis of the grid; repeatable.")
+@click.option("--file", "sweep_file", type=click.Path(path_type=Path), default=None, help="TOML sweep file.")
+@click.option("--seeds", default=None, help="Seeds: 0-4, 0,3,7 or 5 (default: the preset's count, from 0).")
+@click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Fixed hyper-parameter (TOML value); repeatable.")
+@click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of fixed hyper-parameters.")
+@click.option("--steps", type=int, default=None, help="Override the preset's run length.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+              help="Directory for the records (one per configuration and run).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_execution_options
+def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, hp_pairs, hp_file, steps, out_dir, as_json, quiet,
+              workers, scheduler) -> None:
+    from oscbench.benchmark import sweep as sw
+    from oscbench.benchmark.distributed import parse_workers
+    from oscbench.benchmark.evaluator import parse_seeds
+    from oscbench.benchmark.loading import collect_hyperparameters
+
+    f = sw.read_sweep_file(sweep_file) if sweep_file else sw.SweepFile()
+    axes = f.axes + [sw.parse_axis(g) for g in grid]
+    hp = collect_hyperparameters(hp_pairs, hp_file, extra=f.hyperparameters)
+    res = sw.sweep(learner, task=task or f.task or "trace-patterning-v1", preset=preset or f.preset or "smoke",
+                   grid=axes or None, hyperparameters=hp, seeds=parse_seeds(seeds) if seeds else f.seeds,
+                   n_steps=steps if steps is not None else f.steps, out_dir=out_dir,
+                   workers=parse_workers(workers), scheduler=scheduler, progress=not quiet,
+                   note=lambda line: click.echo(line, err=True))
+    if as_json:
+        _dump_json(res.to_dict())
+    else:
+        click.echo(res.table())
+        click.echo(f"records: {out_dir} ({len(res.paths)} files)")
+    if res.best is None:
+        raise OscbenchError("no configuration finished all its runs; see the failed runs' .log files in "
+                            f"{out_dir}.", exit_code=1)
+
+
 @cli.command("check", help=f"Conformance checks before submitting: protocol, declared FLOPs, step/run outputs, causality, determinism.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
 @click.option("--task", default="trace-patterning-v1", show_default=True, help="Task whose stream and budget to use.")

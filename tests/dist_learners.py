@@ -4,7 +4,7 @@
 observation with seed-dependent initial weights (so every run's record differs), deterministic. When
 ``mark_dir`` is set, every call of ``run()`` on more than 64 steps appends one line to ``<mark_dir>/seed-<seed>.calls``
 (a test watches it to act while a run is under way) and sleeps ``pause`` seconds (keeps a run busy
-long enough to be interrupted).
+long enough to be interrupted). ``extra_flops`` is added to the declared FLOPs per step (sweeps over cost).
 """
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ GAMMA = 0.9
 
 
 class LinearTD:
-    def __init__(self, n_features: int, seed: int, step_size: float, mark_dir: str, pause: float) -> None:
+    def __init__(self, n_features: int, seed: int, step_size: float, mark_dir: str, pause: float,
+                 extra_flops: int) -> None:
         self.w = np.random.default_rng(seed).normal(0.0, 0.1, n_features)
         self.alpha, self.mark_dir, self.pause = float(step_size), mark_dir, float(pause)
-        self.seed = seed
+        self.seed, self.extra_flops = seed, int(extra_flops)
         self.x_prev: np.ndarray | None = None
         self.v_prev = 0.0
 
     def flops_per_step(self) -> int:
-        return 6 * len(self.w)
+        return 6 * len(self.w) + self.extra_flops
 
     def step(self, x: np.ndarray, c: float, g: float) -> float:
         x = np.array(x, dtype=np.float64)            # a contiguous copy: the same arithmetic on every path
@@ -44,5 +45,5 @@ class LinearTD:
 
 
 def make_learner(n_features: int, *, seed: int, step_size: float = 0.01, mark_dir: str = "",
-                 pause: float = 0.0) -> LinearTD:
-    return LinearTD(n_features, seed, step_size, mark_dir, pause)
+                 pause: float = 0.0, extra_flops: int = 0) -> LinearTD:
+    return LinearTD(n_features, seed, step_size, mark_dir, pause, extra_flops)

@@ -340,6 +340,14 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     return specs
 
 
+class OverBudgetError(ConfigError):
+    """A learner declares more FLOPs per step than the task's budget (``flops``, ``budget``)."""
+
+    def __init__(self, message: str, flops: int, budget: int) -> None:
+        super().__init__(message)
+        self.flops, self.budget = flops, budget
+
+
 def _refuse_over_budget(loaded: loading.LoadedLearner, t: tasks.Task, n_features: int, seed: int,
                         hp: Mapping[str, Any]) -> None:
     try:
@@ -353,8 +361,8 @@ def _refuse_over_budget(loaded: loading.LoadedLearner, t: tasks.Task, n_features
     if flops is None:
         raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.")
     if flops > t.budget_flops:
-        raise ConfigError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
-                          f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.")
+        raise OverBudgetError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
+                              f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.", flops, t.budget_flops)
 
 
 def run_one(spec: RunSpec, *, progress: bool | ProgressFn = False) -> dict[str, Any]:
