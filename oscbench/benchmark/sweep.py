@@ -99,7 +99,9 @@ class Axis:
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside brackets and quotes (so TOML arrays and strings stay whole)."""
-    parts, depth, quote, cur = [], 0, "", []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
