@@ -32,7 +32,19 @@ class _Root(click.Group):
             raise _UserError(str(err), err.exit_code) from None
         except KeyboardInterrupt:
             click.echo("interrupted; finished outputs were kept, nothing half-written was left.", err=True)
+            if ctx.invoked_subcommand in _RESUMABLE:
+                click.echo(f"to continue, run the same command again: {resume_command()}", err=True)
             ctx.exit(130)
+
+
+_RESUMABLE = ("evaluate", "sweep")   # commands that keep finished runs under --out and continue from them
+
+
+def resume_command(argv: list[str] | None = None) -> str:
+    """The command line this process was started with, quoted for a POSIX shell (``oscbench ...``)."""
+    import shlex
+
+    return " ".join(["oscbench", *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))])
 
 
 def _dump_json(obj) -> None:

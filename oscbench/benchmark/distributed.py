@@ -47,6 +47,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from oscbench.errors import ConfigError, OscbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -200,11 +202,24 @@ def connect(workers: int = DEFAULT_WORKERS, scheduler: str | None = None, client
                                 "try fewer --workers.") from None
         try:
             with Client(cluster, timeout=timeout, set_as_default=False) as c:
+                c.register_plugin(_IgnoreSigint(), name="oscbench-ignore-sigint")
                 _wait_for_workers(c, "the local cluster", timeout)
                 check_workers(c, note)
                 yield c
         finally:
             cluster.close(timeout=timeout)
+
+
+class _IgnoreSigint(WorkerPlugin):
+    """Worker plugin of the local cluster: Ctrl-C in the terminal reaches the whole process group, but
+    only the client acts on it (cancels, keeps finished records, closes the cluster); workers ignore it."""
+
+    def setup(self, worker: Any) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _wait_for_workers(client: Client, what: str, timeout: float) -> None:
