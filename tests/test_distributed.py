@@ -221,3 +221,38 @@ def test_workers_option_is_checked():
             distributed.parse_workers(bad)
     with pytest.raises(OscbenchError, match="not several"), distributed.connect(2, scheduler="tcp://127.0.0.1:1"):
         pass
+
+
+def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path):
+    """Ctrl-C in a terminal: SIGINT to the whole process group (client and local-cluster workers)."""
+    marks, out = tmp_path / "marks", tmp_path / "out"
+    marks.mkdir()
+    args = ["evaluate", LEARNER, "--seeds", "0-3", "--steps", "8000", "--hp", f'mark_dir="{marks}"',
+            "--hp", "pause=0.3", "--workers", "2", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "oscbench.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + TIMEOUT * 2
+    # wait until seeds 0 and 1 have records and seed 2 or 3 is under way
+    while not (len(list(out.glob("*.json"))) >= 2 and any(
+            (marks / f"seed-{s}.calls").exists() for s in (2, 3))):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "to continue, run the same command again: oscbench " + " ".join(
+        __import__("shlex").quote(a) for a in args)
+    kept = sorted(out.glob("*.json"))
+    assert 2 <= len(kept) < 4
+    from oscbench.benchmark.records import read_record
+
+    serial = evaluate(LEARNER, seeds=[0, 1, 2, 3], n_steps=8000, progress=False,
+                      hyperparameters={"mark_dir": str(marks), "pause": 0.3})
+    by_seed = {r["seed"]: r for r in serial.records}
+    got = [read_record(p) for p in kept]
+    _assert_same_records([by_seed[r["seed"]] for r in got], got)
+    # nothing of the evaluation outlives it (workers, learner processes)
+    time.sleep(2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)

@@ -277,7 +277,7 @@ def _run_on_worker(spec: RunSpec, run: int, topic: str, client_identity: dict[st
     try:
         outcome = evaluator.execute(spec, progress=reporter)
     except OscbenchError as err:   # a data or configuration problem on this worker: say which worker
-        raise type(err)(f"on worker {addr}: {err}", exit_code=err.exit_code) from None
+        raise OscbenchError(f"on worker {addr}: {err}", exit_code=err.exit_code) from None
     reporter.flush()
     return outcome
 
