@@ -8,7 +8,8 @@ The Atari datasets must be in the data directory (``oscbench datasets download a
 Each repetition times both executors in alternating order, end to end (planning, cluster start-up,
 every run, cluster shut-down), after one untimed warm-up run that fills numba's on-disk cache. It
 prints the machine's load (``uptime``) before and after, the wall times, their ratio (median over
-repetitions) and whether every record is identical across executors (metrics, curve, dataset,
+repetitions), the CPU-seconds spent inside the runs per wall second ("cores busy": about 1 serially,
+up to N with N workers when N cores are free) and whether every record is identical across executors (metrics, curve, dataset,
 learner, audit verdict). This is a measurement, not a test: on a shared machine the figures move
 with the other load.
 """
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     warm = specs_for(args, steps=5000, seeds=[0])[:1]
     evaluator.run_batch(warm, workers=1, progress=False)          # numba's cache, not timed
     walls: dict[int, list[float]] = {1: [], args.workers: []}
+    cores: dict[int, list[float]] = {1: [], args.workers: []}   # CPU-seconds inside the runs per wall second
     ref: list[str] | None = None
     identical = True
     for rep in range(args.repeats):
@@ -75,14 +77,18 @@ def main(argv: list[str] | None = None) -> None:
             walls[w].append(wall)
             got = [comparable(r) for r in recs]
             ok = sum(r["status"] == "ok" for r in recs)
+            cpu = sum(r["timing"].get("total_cpu_seconds") or 0.0 for r in recs)
+            cores[w].append(cpu / wall)
             ref = ref or got
             identical &= got == ref
             print(f"rep {rep} workers {w}: {wall:.1f} s wall ({len(recs)} runs, {ok} ok, "
-                  f"{execution.get('steps_per_second') or 0:,.0f} learner-steps/s while running) | {uptime()}", flush=True)
+                  f"{execution.get('steps_per_second') or 0:,.0f} learner-steps/s while running, "
+                  f"{cpu / wall:.2f} cores busy in runs) | {uptime()}", flush=True)
     m1, mw = statistics.median(walls[1]), statistics.median(walls[args.workers])
     print(f"after: {uptime()}")
     print(json.dumps({"learner": args.learner, "task": args.task, "games": args.games, "preset": args.preset,
                       "seeds": args.seeds, "walls": {str(k): v for k, v in walls.items()},
+                      "cores_busy": {str(k): v for k, v in cores.items()},
                       "median_wall_1": m1, f"median_wall_{args.workers}": mw, "speedup": m1 / mw,
                       "records_identical": identical}, indent=1))
 
