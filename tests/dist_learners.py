@@ -4,7 +4,7 @@
 observation with seed-dependent initial weights (so every run's record differs), deterministic. When
 ``mark_dir`` is set, every call of ``run()`` on more than 64 steps appends one line to ``<mark_dir>/seed-<seed>.calls``
 (a test watches it to act while a run is under way) and sleeps ``pause`` seconds (keeps a run busy
-long enough to be interrupted). ``extra_flops`` is added to the declared FLOPs per step (sweeps over cost).
+long enough to be interrupted), and waits while ``<mark_dir>/hold-seed-<seed>`` exists (at most 300 s). ``extra_flops`` is added to the declared FLOPs per step (sweeps over cost).
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ class LinearTD:
             with open(os.path.join(self.mark_dir, f"seed-{self.seed}.calls"), "a") as f:
                 f.write(f"{len(cs)}\n")
             time.sleep(self.pause)
+            hold, t0 = os.path.join(self.mark_dir, f"hold-seed-{self.seed}"), time.monotonic()
+            while os.path.exists(hold) and time.monotonic() - t0 < 300:
+                time.sleep(0.05)
         return np.array([self.step(xs[i], cs[i], gs[i]) for i in range(len(cs))])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -227,8 +228,10 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path
     """Ctrl-C in a terminal: SIGINT to the whole process group (client and local-cluster workers)."""
     marks, out = tmp_path / "marks", tmp_path / "out"
     marks.mkdir()
+    for s in (2, 3):   # seeds 2 and 3 stay under way until the test lets them go (it never does)
+        (marks / f"hold-seed-{s}").touch()
     args = ["evaluate", LEARNER, "--seeds", "0-3", "--steps", "8000", "--hp", f'mark_dir="{marks}"',
-            "--hp", "pause=0.3", "--workers", "2", "--out", str(out), "--quiet"]
+            "--hp", "pause=0.1", "--workers", "2", "--out", str(out), "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "oscbench.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + TIMEOUT * 2
@@ -241,16 +244,20 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path
     stdout, stderr = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
-    assert stderr.strip().splitlines()[-1] == "to continue, run the same command again: oscbench " + " ".join(
-        __import__("shlex").quote(a) for a in args)
+    lines = stderr.strip().splitlines()
+    assert "to continue, run the same command again: oscbench " + " ".join(shlex.quote(a) for a in args) in lines
+    assert lines[0] == "interrupted; finished outputs were kept, nothing half-written was left."
     kept = sorted(out.glob("*.json"))
-    assert 2 <= len(kept) < 4
+    assert len(kept) == 2                                   # the two finished runs, nothing of the others
+    for s in (2, 3):
+        (marks / f"hold-seed-{s}").unlink()
     from oscbench.benchmark.records import read_record
 
     serial = evaluate(LEARNER, seeds=[0, 1, 2, 3], n_steps=8000, progress=False,
-                      hyperparameters={"mark_dir": str(marks), "pause": 0.3})
+                      hyperparameters={"mark_dir": str(marks), "pause": 0.1})
     by_seed = {r["seed"]: r for r in serial.records}
     got = [read_record(p) for p in kept]
+    assert sorted(r["seed"] for r in got) == [0, 1]
     _assert_same_records([by_seed[r["seed"]] for r in got], got)
     # nothing of the evaluation outlives it (workers, learner processes)
     time.sleep(2)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_WORKERS = 1          # no cluster unless asked: identical to a plain loop, nothing to start
 DEFAULT_RETRIES = 2          # a run whose worker dies is tried at most 1 + DEFAULT_RETRIES times
 STARTUP_TIMEOUT = 120.0      # seconds for a cluster (or its workers) to come up; generous on a loaded machine
+INTERRUPT_CLOSE = 3.0        # seconds a local cluster gets to close after Ctrl-C before its workers are killed
 REPORT_EVERY = 0.5           # seconds between a worker's progress reports for one run
 #: environment of local-cluster workers: one thread per numerical library, so N workers use N cores
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -200,14 +201,29 @@ def connect(workers: int = DEFAULT_WORKERS, scheduler: str | None = None, client
         except (OSError, TimeoutError) as err:
             raise OscbenchError(f"cannot start a local Dask cluster of {workers} workers ({err}); "
                                 "try fewer --workers.") from None
+        interrupted = False
         try:
             with Client(cluster, timeout=timeout, set_as_default=False) as c:
                 c.register_plugin(_IgnoreSigint(), name="oscbench-ignore-sigint")
                 _wait_for_workers(c, "the local cluster", timeout)
                 check_workers(c, note)
-                yield c
+                try:
+                    yield c
+                except KeyboardInterrupt:
+                    interrupted = True
+                    raise
         finally:
-            cluster.close(timeout=timeout)
+            pids = _worker_pids(cluster)
+            if interrupted:   # do not wait for the runs under way: each nanny stops its worker within seconds
+                with contextlib.suppress(Exception):
+                    cluster.sync(_stop_workers, list(cluster.workers.values()), INTERRUPT_CLOSE)
+            try:
+                cluster.close(timeout=INTERRUPT_CLOSE if interrupted else timeout)
+            except TimeoutError:
+                if not interrupted:
+                    raise
+            finally:
+                _kill(pids)   # anything still alive
 
 
 class _IgnoreSigint(WorkerPlugin):
@@ -220,6 +236,35 @@ class _IgnoreSigint(WorkerPlugin):
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def _stop_workers(nannies: list[Any], timeout: float) -> None:
+    """Stop local workers now: each nanny closes (no restart), asking its worker to close and killing it
+    after ``0.8 * timeout`` s (a graceful cluster close would wait for the runs under way to end)."""
+    import asyncio
+
+    await asyncio.gather(*(n.close(timeout=timeout, reason="oscbench-interrupted") for n in nannies),
+                         return_exceptions=True)
+
+
+def _worker_pids(cluster: Any) -> list[int]:
+    """The pids of a local cluster's worker processes."""
+    pids = []
+    for nanny in list(cluster.workers.values()):
+        pid = getattr(getattr(getattr(nanny, "process", None), "process", None), "pid", None)
+        if pid:
+            pids.append(int(pid))
+    return pids
+
+
+def _kill(pids: Sequence[int]) -> None:
+    """SIGKILL the processes still alive (their learner processes die with them; records and checkpoints
+    are written atomically, so nothing half-written remains under a final name)."""
+    import signal
+
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _wait_for_workers(client: Client, what: str, timeout: float) -> None:
