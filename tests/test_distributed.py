@@ -241,7 +241,7 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    _, stderr = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     lines = stderr.strip().splitlines()
