@@ -222,13 +222,20 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet) -> None:
+@click.option("--no-isolate", "no_isolate", is_flag=True, help="Run the learner in this process (debugging; see docs/isolation.md).")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS", help="Fail a run whose learner answers no chunk within SECONDS (default 600).")
+@click.option("--memory-limit", default=None, metavar="SIZE", help="Address-space limit of a learner process, e.g. 4G, 512M or none (default 8G).")
+def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet,
+                 no_isolate, timeout, memory_limit) -> None:
+    from oscbench.benchmark import isolation
     from oscbench.benchmark.evaluator import evaluate, parse_seeds
     from oscbench.benchmark.loading import collect_hyperparameters
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
     res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset)
+                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset,
+                   isolate=not no_isolate, timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
+                   memory_limit=isolation.parse_size(memory_limit))
     if as_json:
         _dump_json(res.to_dict())
     else:

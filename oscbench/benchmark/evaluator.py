@@ -20,6 +20,7 @@ runs go on.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,12 +30,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from oscbench.benchmark import loading, metrics, records, tasks
-from oscbench.benchmark.audit import _flops_value, run_audit
-from oscbench.benchmark.guard import LearnerFault, call, run_checked
+from oscbench.benchmark import isolation, loading, metrics, records, tasks
+from oscbench.benchmark.audit import WholeRunCheck, _flops_value, run_audit
+from oscbench.benchmark.guard import LearnerFault, check_predictions
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
-CHUNK_STEPS = 32768   # steps handed to the learner per call of run()
+CHUNK_STEPS = 4096   # steps handed to the learner per call of run() (and snapshotted before)
 ProgressFn = Callable[[int, float], None]   # progress(steps just scored, running error)
 
 
@@ -183,9 +184,20 @@ class RunSpec:
     out: str | None
     chunk_steps: int = CHUNK_STEPS
     learner_pickle: bytes | None = field(default=None, repr=False)
+    isolate: bool = True
+    timeout: float | None = isolation.DEFAULT_TIMEOUT
+    memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT
+    learner_object: Any = field(default=None, repr=False, compare=False)   # unisolated callables only (unpickled)
+
+    @property
+    def limits(self) -> isolation.Limits:
+        return isolation.Limits(self.timeout, self.memory_limit)
 
     def load(self) -> loading.LoadedLearner:
         """The learner, resolved in this process."""
+        if self.learner_object is not None:
+            assert isinstance(self.learner_object, loading.LoadedLearner)
+            return self.learner_object
         if self.learner_pickle is not None:
             import cloudpickle  # type: ignore[import-untyped]
 
@@ -220,7 +232,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS) -> EvaluationResults:
+             chunk_steps: int = CHUNK_STEPS, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+             memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
 
     Args:
@@ -237,13 +250,19 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         progress: show tqdm progress bars (steps, steps/s, running error).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
             patterning, game -> file for Atari) instead of generating/locating it.
+        chunk_steps: steps handed to the learner per call (and per causality-check snapshot).
+        isolate: run each learner in its own child process (:mod:`oscbench.benchmark.isolation`);
+            False runs it in this process (debugging; factories that cannot be pickled).
+        timeout: seconds an isolated learner may take to answer one request (a chunk); None: no limit.
+        memory_limit: bytes of address space of an isolated learner process; None: no limit.
 
     Raises:
         ConfigError: unknown task, preset or learner, rejected hyper-parameters, or a declared
             FLOP count over the task's budget (nothing runs then).
     """
     specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
-                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps)
+                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, isolate=isolate,
+                 timeout=timeout, memory_limit=memory_limit)
     results = EvaluationResults(task, specs[0].preset_label)
     for spec in specs:
         outcome = execute(spec, progress=progress)
@@ -259,7 +278,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
          seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
          out_dir: str | Path | None = None, n_steps: int | None = None,
          dataset: str | Path | Mapping[Any, str | Path] | None = None,
-         chunk_steps: int = CHUNK_STEPS) -> list[RunSpec]:
+         chunk_steps: int = CHUNK_STEPS, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+         memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT) -> list[RunSpec]:
     """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
 
     Refuses (ConfigError, nothing runs) an unknown task/preset/learner, bad hyper-parameters, an
@@ -297,7 +317,14 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
                                          dataset=_pick_dataset(dataset, t, games[0], seed_list[0]))
     _refuse_over_budget(loaded, t, first_source.n_features, seed_list[0], hp)
 
-    learner_spec, blob = (learner, None) if isinstance(learner, str) else (None, pickle_learner(loaded))
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
+    if memory_limit is not None and memory_limit <= 0:
+        raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
+    if isinstance(learner, str):
+        learner_spec, blob, obj = learner, None, None
+    else:
+        learner_spec, blob, obj = None, (pickle_learner(loaded) if isolate else None), (None if isolate else loaded)
     task_id = tasks.split_task_id(t.id)[0]
     specs = []
     for game in games:
@@ -305,7 +332,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
             ds = _pick_dataset(dataset, t, game, 0 if t.seed_policy == "learner-only" else seed)
             specs.append(RunSpec(learner_spec, task_id, game, p.name, preset_label, steps, seed, hp,
                                  None if ds is None else str(ds), None if out is None else str(out),
-                                 chunk_steps, learner_pickle=blob))
+                                 chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
+                                 memory_limit=memory_limit, learner_object=obj))
     return specs
 
 
@@ -353,7 +381,7 @@ def execute(spec: RunSpec, *, progress: bool | ProgressFn = False) -> RunOutcome
 
 def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.LoadedLearner, hp: dict[str, Any],
              source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
-    game, preset_label, steps, seed, chunk_steps = spec.game, spec.preset_label, spec.steps, spec.seed, spec.chunk_steps
+    game, preset_label, steps, seed = spec.game, spec.preset_label, spec.steps, spec.seed
     window, bin_steps = t.window(steps), t.bin_steps(p, steps)
     ref = _reference(p, steps, game)
     record: dict[str, Any] = {
@@ -374,9 +402,6 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
     show = progress is True
     report = progress if callable(progress) else None
 
-    def build() -> Any:
-        return loaded.build(source.n_features, seed, hp)
-
     def fail(stage: str, step: int | None, message: str, log: str | None) -> RunOutcome:
         text = f"{name}\nstage: {stage}\nstep: {step}\n{message}\n" + (f"\n{log}" if log else "")
         record["status"] = "failed"
@@ -387,14 +412,25 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
             tqdm.write(f"FAILED {name}: {message}")
         return RunOutcome(record, text)
 
+    host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
+                                learner_ref=_learner_ref(spec))
+    try:
+        return _drive(host, t, spec, record, source, ref, window, bin_steps, name, show, report, fail)
+    finally:
+        host.close()
+
+
+def _drive(host: isolation.LocalHost | isolation.ChildHost, t: tasks.Task, spec: RunSpec, record: dict[str, Any],
+           source: tasks.StreamSource, ref: float | None, window: int, bin_steps: int, name: str, show: bool,
+           report: ProgressFn | None, fail: Callable[[str, int | None, str, str | None], RunOutcome]) -> RunOutcome:
+    steps = spec.steps
     # the declared cost of this run's learner
     try:
-        learner = call("the factory", 0, "building the learner", build)
+        flops = host.build()
     except LearnerFault as f:
-        return fail("load", None, f.message, f.log)
-    flops, why = _flops_value(learner)
-    if flops is None or flops > t.budget_flops:
-        return fail("load", None, why or f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
+        return fail("load", f.step, f.message, f.log)
+    if flops > t.budget_flops:
+        return fail("load", None, f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
     record["learner"]["flops_per_step"] = flops
 
     # causality and determinism audit on the prefix
@@ -402,48 +438,66 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
     try:
         prefix = next(iter(source.chunks(n_audit, n_audit)))
         _check_features(prefix, source)
-        audit = run_audit(build, prefix, max_chunk=t.audit_max_chunk)
+        audit = run_audit(host, prefix, max_chunk=t.audit_max_chunk)
     except LearnerFault as f:
         record["audit"] = {"causality": "not run", "determinism": "not run", "prefix_steps": n_audit}
         return fail("audit", f.step, f.message, f.log)
     record["audit"] = audit.to_dict()
-    record["timing"]["audit_cpu_seconds"] = audit.cpu_seconds
+    audit_cpu = host.cpu_seconds()
+    record["timing"]["audit_cpu_seconds"] = audit_cpu
     if not audit.passed:
         return fail("audit", audit.first_mismatch_step, audit.message, None)
 
-    # the scored run
+    # the scored run, with the whole-run causality check
+    checker = WholeRunCheck(steps, spec.chunk_steps)
     scorer = metrics.RunScorer(steps, window, bin_steps, t.running_window, t.running_every, t.running_offset)
     bar = tqdm(total=steps, unit="step", unit_scale=True, desc=name, disable=not show, dynamic_ncols=True,
                leave=True)
     c0, w0 = time.process_time(), time.perf_counter()
-    learner_cpu = 0.0
+
+    def timing() -> dict[str, Any]:
+        return {"wall_seconds": time.perf_counter() - w0, "cpu_seconds": host.cpu_seconds() - audit_cpu,
+                "total_cpu_seconds": time.process_time() - c0}
+
     try:
-        for chunk in source.chunks(steps, chunk_steps):
+        host.build()
+        for chunk in source.chunks(steps, spec.chunk_steps):
             target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
             if target is None:
                 raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
                                 "regenerate the dataset.")
-            l0 = time.process_time()
-            preds = run_checked(learner, chunk.start, chunk.observations, chunk.cumulants, chunk.continuations)
-            learner_cpu += time.process_time() - l0
+            preds = check_predictions(host.run(chunk.start, chunk.observations, chunk.cumulants, chunk.continuations),
+                                      chunk.start)
+            checker.after_chunk(host, chunk.start, preds)
             err = scorer.update(chunk.start, preds, target, chunk.returns)
             bar.update(len(chunk))
             if report is not None:
                 report(len(chunk), scorer.running_error)
             bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
     except LearnerFault as f:
-        record["timing"].update(wall_seconds=time.perf_counter() - w0, cpu_seconds=learner_cpu,
-                                total_cpu_seconds=time.process_time() - c0)
-        bar.close()
+        record["timing"].update(timing())
+        record["audit"].update(checker.to_dict(host, spec.isolate))
         return fail("run", f.step, f.message, f.log)
     finally:
         bar.close()
-    total, wall = time.process_time() - c0, time.perf_counter() - w0
     record["metrics"], record["curve"] = scorer.finalize(ref)
-    record["timing"].update(wall_seconds=wall, cpu_seconds=learner_cpu, total_cpu_seconds=total,
-                            steps_per_cpu_second=steps / learner_cpu if learner_cpu > 0 else None)
+    record["timing"].update(timing())
+    cpu = record["timing"]["cpu_seconds"]
+    record["timing"]["steps_per_cpu_second"] = steps / cpu if cpu > 0 else None
+    record["audit"].update(checker.to_dict(host, spec.isolate))
     record["created"] = records.now_iso()
     return RunOutcome(record)
+
+
+def _learner_ref(spec: RunSpec) -> bytes | str | None:
+    """What a learner process loads: the pickled learner, or the spec resolvable from any directory."""
+    if not spec.isolate:
+        return None
+    if spec.learner_pickle is not None:
+        return spec.learner_pickle
+    assert spec.learner is not None
+    m = re.match(r"^(.*\.py)(:[A-Za-z_]\w*)?$", spec.learner)
+    return str(Path(m.group(1)).expanduser().resolve()) + (m.group(2) or "") if m else spec.learner
 
 
 def _check_features(chunk: Any, source: tasks.StreamSource) -> None:
