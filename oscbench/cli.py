@@ -210,6 +210,24 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
     return OscbenchError(f"{len(failed)} run(s) failed: {names}{where}.", exit_code=1)
 
 
+def _resume_command(params: dict) -> str:
+    """The ``oscbench evaluate`` command line that continues an interrupted evaluation (never --fresh)."""
+    import shlex
+
+    words = ["oscbench", "evaluate", params["learner"]]
+    flags = {"task": "--task", "preset": "--preset", "seeds": "--seeds", "hp_file": "--hp-file", "out_dir": "--out",
+             "steps": "--steps", "dataset": "--dataset", "timeout": "--timeout", "memory_limit": "--memory-limit",
+             "checkpoint_every": "--checkpoint-every"}
+    for name, flag in flags.items():
+        if params.get(name) is not None:
+            words += [flag, str(params[name])]
+    for pair in params.get("hp_pairs") or ():
+        words += ["--hp", pair]
+    words += [flag for name, flag in (("no_isolate", "--no-isolate"), ("quiet", "--quiet"), ("as_json", "--json"))
+              if params.get(name)]
+    return shlex.join(words)
+
+
 @cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
 @click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
@@ -225,17 +243,26 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--no-isolate", "no_isolate", is_flag=True, help="Run the learner in this process (debugging; see docs/isolation.md).")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="Fail a run whose learner answers no chunk within SECONDS (default 600).")
 @click.option("--memory-limit", default=None, metavar="SIZE", help="Address-space limit of a learner process, e.g. 4G, 512M or none (default 8G).")
+@click.option("--checkpoint-every", type=int, default=None, metavar="STEPS", help="Checkpoint each run every STEPS steps under --out (default 1000000; 0: never).")
+@click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
 def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet,
-                 no_isolate, timeout, memory_limit) -> None:
-    from oscbench.benchmark import isolation
+                 no_isolate, timeout, memory_limit, checkpoint_every, fresh) -> None:
+    from oscbench.benchmark import checkpoint, isolation
     from oscbench.benchmark.evaluator import evaluate, parse_seeds
     from oscbench.benchmark.loading import collect_hyperparameters
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
-    res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset,
-                   isolate=not no_isolate, timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
-                   memory_limit=isolation.parse_size(memory_limit))
+    try:
+        res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
+                       hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset,
+                       isolate=not no_isolate, timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
+                       memory_limit=isolation.parse_size(memory_limit), fresh=fresh,
+                       checkpoint_every=checkpoint.DEFAULT_EVERY if checkpoint_every is None else checkpoint_every)
+    except KeyboardInterrupt:
+        ctx = click.get_current_context()
+        click.echo(f"interrupted; finished records and checkpoints in {out_dir} were kept. Resume with:\n  "
+                   + _resume_command(ctx.params), err=True)
+        ctx.exit(130)
     if as_json:
         _dump_json(res.to_dict())
     else:

@@ -160,7 +160,7 @@ class WholeRunCheck:
     """Causality checked over the whole run, at points drawn secretly (OS entropy, not the run's seed).
 
     ``max(MIN_CHECKS, ceil(steps / STEPS_PER_CHECK))`` check steps are drawn uniformly over the run
-    when the run starts. After the chunk holding check steps s_1 < ... < s_m has run, a copy of the
+    when the run starts (a resumed run draws the remaining ones over the steps still to run). After the chunk holding check steps s_1 < ... < s_m has run, a copy of the
     learner restored from the snapshot taken before that chunk (the host takes one before every
     chunk) is run on the chunk's prefix up to s_m, in calls that end at each s_i: its predictions
     must equal the full chunk's bit for bit. A learner that used any input after s_i for V_{s_i}
@@ -168,15 +168,15 @@ class WholeRunCheck:
     of learner steps; at most ``n_checks`` chunks are replayed.
     """
 
-    def __init__(self, steps: int, chunk_steps: int) -> None:
+    def __init__(self, steps: int, start: int = 0, done: int = 0, replayed_steps: int = 0) -> None:
         import secrets
 
-        self.n_checks = max(MIN_CHECKS, -(-steps // STEPS_PER_CHECK))
+        self.n_checks = max(MIN_CHECKS, -(-steps // STEPS_PER_CHECK)) - done
         rng = np.random.default_rng(secrets.randbits(128))
-        self._points = np.sort(rng.integers(0, steps, self.n_checks))
-        self.done = 0
-        self.replayed_steps = 0
-        self.status = "not run"
+        self._points = np.sort(rng.integers(start, steps, max(self.n_checks, 0))) if start < steps else np.zeros(0, int)
+        self.done = done                        # with a run resumed from a checkpoint: the checks before it
+        self.replayed_steps = replayed_steps
+        self.status = "passed" if done else "not run"
 
     def after_chunk(self, host: ReplayHost, start: int, predictions: np.ndarray) -> None:
         """Check the chunk of steps ``start ..`` just run (``predictions``: what the run gave);
@@ -188,7 +188,7 @@ class WholeRunCheck:
         cuts = sorted({int(p) - start + 1 for p in self._points[lo:hi]})
         replay = host.replay(cuts)
         self.replayed_steps += len(replay)
-        self.done += hi - lo
+        self.done += int(hi - lo)
         first, worst = _compare(predictions[:len(replay)], replay)
         if first is not None:
             self.status = "failed"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from oscbench.benchmark import isolation, loading, metrics, records, tasks
+from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, tasks
 from oscbench.benchmark.audit import WholeRunCheck, _flops_value, run_audit
 from oscbench.benchmark.guard import LearnerFault, check_predictions
 from oscbench.errors import ConfigError, DataError, OscbenchError
@@ -188,6 +189,8 @@ class RunSpec:
     timeout: float | None = isolation.DEFAULT_TIMEOUT
     memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT
     learner_object: Any = field(default=None, repr=False, compare=False)   # unisolated callables only (unpickled)
+    checkpoint_every: int | None = checkpoint.DEFAULT_EVERY
+    resume: bool = True   # keep a finished run / continue a checkpoint of the same key found under ``out``
 
     @property
     def limits(self) -> isolation.Limits:
@@ -222,10 +225,12 @@ def pickle_learner(loaded: loading.LoadedLearner) -> bytes:
 
 @dataclass
 class RunOutcome:
-    """What one run gives: its record, and the failure log text (None when it did not fail)."""
+    """What one run gives: its record, the failure log text (None when it did not fail), and whether
+    the record is an earlier one kept (``reused``: a finished run of the same key under ``out``)."""
 
     record: dict[str, Any]
     log: str | None = None
+    reused: bool = False
 
 
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
@@ -233,7 +238,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
              chunk_steps: int = CHUNK_STEPS, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
-             memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT) -> EvaluationResults:
+             memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
+             checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
 
     Args:
@@ -255,6 +261,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             False runs it in this process (debugging; factories that cannot be pickled).
         timeout: seconds an isolated learner may take to answer one request (a chunk); None: no limit.
         memory_limit: bytes of address space of an isolated learner process; None: no limit.
+        checkpoint_every: steps between checkpoints under ``out_dir`` (rounded up to whole chunks;
+            None or 0: none). See :mod:`oscbench.benchmark.checkpoint`.
+        fresh: ignore finished records and checkpoints under ``out_dir`` and run everything again
+            (by default, runs finished with the same code, hyper-parameters and data are kept and
+            checkpointed ones continued).
 
     Raises:
         ConfigError: unknown task, preset or learner, rejected hyper-parameters, or a declared
@@ -262,7 +273,7 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
     """
     specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
                  out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, isolate=isolate,
-                 timeout=timeout, memory_limit=memory_limit)
+                 timeout=timeout, memory_limit=memory_limit, checkpoint_every=checkpoint_every, fresh=fresh)
     results = EvaluationResults(task, specs[0].preset_label)
     for spec in specs:
         outcome = execute(spec, progress=progress)
@@ -279,7 +290,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
          out_dir: str | Path | None = None, n_steps: int | None = None,
          dataset: str | Path | Mapping[Any, str | Path] | None = None,
          chunk_steps: int = CHUNK_STEPS, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
-         memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT) -> list[RunSpec]:
+         memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
+         checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> list[RunSpec]:
     """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
 
     Refuses (ConfigError, nothing runs) an unknown task/preset/learner, bad hyper-parameters, an
@@ -321,6 +333,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
         raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
     if memory_limit is not None and memory_limit <= 0:
         raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
     if isinstance(learner, str):
         learner_spec, blob, obj = learner, None, None
     else:
@@ -333,7 +347,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
             specs.append(RunSpec(learner_spec, task_id, game, p.name, preset_label, steps, seed, hp,
                                  None if ds is None else str(ds), None if out is None else str(out),
                                  chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
-                                 memory_limit=memory_limit, learner_object=obj))
+                                 memory_limit=memory_limit, learner_object=obj,
+                                 checkpoint_every=checkpoint_every, resume=not fresh))
     return specs
 
 
@@ -373,16 +388,19 @@ def execute(spec: RunSpec, *, progress: bool | ProgressFn = False) -> RunOutcome
                                n_steps=spec.steps, dataset=spec.dataset)
     out = Path(spec.out) if spec.out is not None else None
     outcome = _run_one(t, spec, p, loaded, dict(spec.hyperparameters), source, out, progress)
-    if out is not None:
+    if out is not None and not outcome.reused:
         records.write_record(outcome.record, out)
+        if outcome.record["status"] == "ok":
+            checkpoint.path_for(out, records.record_stem(outcome.record)).unlink(missing_ok=True)
     return outcome
 
+
+_NO_RESUME_TOLD: set[str] = set()
 
 
 def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.LoadedLearner, hp: dict[str, Any],
              source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
     game, preset_label, steps, seed = spec.game, spec.preset_label, spec.steps, spec.seed
-    window, bin_steps = t.window(steps), t.bin_steps(p, steps)
     ref = _reference(p, steps, game)
     record: dict[str, Any] = {
         "schema_version": records.SCHEMA_VERSION,
@@ -397,96 +415,148 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
         "provenance": records.provenance(loaded.source_sha256),
         "created": "",
     }
-    stem = records.record_stem(record)
-    name = run_name(record)
-    show = progress is True
-    report = progress if callable(progress) else None
-
-    def fail(stage: str, step: int | None, message: str, log: str | None) -> RunOutcome:
-        text = f"{name}\nstage: {stage}\nstep: {step}\n{message}\n" + (f"\n{log}" if log else "")
-        record["status"] = "failed"
-        record["failure"] = {"step": step, "stage": stage, "message": message, "log": _write_log(out, stem, text)}
-        record["metrics"] = record["curve"] = None
-        record["created"] = records.now_iso()
-        if show:
-            tqdm.write(f"FAILED {name}: {message}")
-        return RunOutcome(record, text)
-
+    run = _Run(t, spec, record, source, out, progress, ref, t.bin_steps(p, steps))
+    if out is not None and spec.resume:
+        done = checkpoint.finished_record(out / f"{run.stem}.json", run.key)
+        if done is not None:
+            if run.show:
+                tqdm.write(f"kept {run.name}: finished earlier with the same code, hyper-parameters and data")
+            return RunOutcome(done, reused=True)
     host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
                                 learner_ref=_learner_ref(spec))
     try:
-        return _drive(host, t, spec, record, source, ref, window, bin_steps, name, show, report, fail)
+        return run.drive(host)
     finally:
         host.close()
 
 
-def _drive(host: isolation.LocalHost | isolation.ChildHost, t: tasks.Task, spec: RunSpec, record: dict[str, Any],
-           source: tasks.StreamSource, ref: float | None, window: int, bin_steps: int, name: str, show: bool,
-           report: ProgressFn | None, fail: Callable[[str, int | None, str, str | None], RunOutcome]) -> RunOutcome:
-    steps = spec.steps
-    # the declared cost of this run's learner
-    try:
-        flops = host.build()
-    except LearnerFault as f:
-        return fail("load", f.step, f.message, f.log)
-    if flops > t.budget_flops:
-        return fail("load", None, f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
-    record["learner"]["flops_per_step"] = flops
+class _Run:
+    """One run's drive: build, audit (or resume from a checkpoint), run and score, checkpoint."""
 
-    # causality and determinism audit on the prefix
-    n_audit = min(t.audit_prefix_steps, steps)
-    try:
-        prefix = next(iter(source.chunks(n_audit, n_audit)))
-        _check_features(prefix, source)
-        audit = run_audit(host, prefix, max_chunk=t.audit_max_chunk)
-    except LearnerFault as f:
-        record["audit"] = {"causality": "not run", "determinism": "not run", "prefix_steps": n_audit}
-        return fail("audit", f.step, f.message, f.log)
-    record["audit"] = audit.to_dict()
-    audit_cpu = host.cpu_seconds()
-    record["timing"]["audit_cpu_seconds"] = audit_cpu
-    if not audit.passed:
-        return fail("audit", audit.first_mismatch_step, audit.message, None)
+    def __init__(self, t: tasks.Task, spec: RunSpec, record: dict[str, Any], source: tasks.StreamSource,
+                 out: Path | None, progress: bool | ProgressFn, ref: float | None, bin_steps: int) -> None:
+        self.t, self.spec, self.record, self.source, self.out, self.ref = t, spec, record, source, out, ref
+        self.bin_steps = bin_steps
+        self.stem, self.name = records.record_stem(record), run_name(record)
+        self.key = checkpoint.run_key(record)
+        self.show = progress is True
+        self.report = progress if callable(progress) else None
+        self.every = checkpoint.interval(spec.checkpoint_every, spec.chunk_steps) if out is not None else None
 
-    # the scored run, with the whole-run causality check
-    checker = WholeRunCheck(steps, spec.chunk_steps)
-    scorer = metrics.RunScorer(steps, window, bin_steps, t.running_window, t.running_every, t.running_offset)
-    bar = tqdm(total=steps, unit="step", unit_scale=True, desc=name, disable=not show, dynamic_ncols=True,
-               leave=True)
-    c0, w0 = time.process_time(), time.perf_counter()
+    def fail(self, stage: str, step: int | None, message: str, log: str | None) -> RunOutcome:
+        record = self.record
+        text = f"{self.name}\nstage: {stage}\nstep: {step}\n{message}\n" + (f"\n{log}" if log else "")
+        record["status"] = "failed"
+        record["failure"] = {"step": step, "stage": stage, "message": message,
+                             "log": _write_log(self.out, self.stem, text)}
+        record["metrics"] = record["curve"] = None
+        record["created"] = records.now_iso()
+        if self.show:
+            tqdm.write(f"FAILED {self.name}: {message}")
+        return RunOutcome(record, text)
 
-    def timing() -> dict[str, Any]:
-        return {"wall_seconds": time.perf_counter() - w0, "cpu_seconds": host.cpu_seconds() - audit_cpu,
-                "total_cpu_seconds": time.process_time() - c0}
+    def drive(self, host: isolation.LocalHost | isolation.ChildHost) -> RunOutcome:
+        t, spec, record, source = self.t, self.spec, self.record, self.source
+        steps = spec.steps
+        # the declared cost of this run's learner
+        try:
+            flops = host.build()
+        except LearnerFault as f:
+            return self.fail("load", f.step, f.message, f.log)
+        if flops > t.budget_flops:
+            return self.fail("load", None, f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
+        record["learner"]["flops_per_step"] = flops
 
-    try:
-        host.build()
-        for chunk in source.chunks(steps, spec.chunk_steps):
-            target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
-            if target is None:
-                raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
-                                "regenerate the dataset.")
-            preds = check_predictions(host.run(chunk.start, chunk.observations, chunk.cumulants, chunk.continuations),
-                                      chunk.start)
-            checker.after_chunk(host, chunk.start, preds)
-            err = scorer.update(chunk.start, preds, target, chunk.returns)
-            bar.update(len(chunk))
-            if report is not None:
-                report(len(chunk), scorer.running_error)
-            bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
-    except LearnerFault as f:
+        ckpt_path = checkpoint.path_for(self.out, self.stem) if self.out is not None else None
+        resumed = (checkpoint.load(ckpt_path, self.key, spec.chunk_steps)
+                   if ckpt_path is not None and spec.resume else None)
+        if resumed is None:   # causality and determinism audit on the prefix
+            n_audit = min(t.audit_prefix_steps, steps)
+            try:
+                prefix = next(iter(source.chunks(n_audit, n_audit)))
+                _check_features(prefix, source)
+                audit = run_audit(host, prefix, max_chunk=t.audit_max_chunk)
+            except LearnerFault as f:
+                record["audit"] = {"causality": "not run", "determinism": "not run", "prefix_steps": n_audit}
+                return self.fail("audit", f.step, f.message, f.log)
+            record["audit"] = audit.to_dict()
+            record["timing"]["audit_cpu_seconds"] = host.cpu_seconds()
+            if not audit.passed:
+                return self.fail("audit", audit.first_mismatch_step, audit.message, None)
+        else:
+            record["audit"] = dict(resumed.audit)
+            record["timing"]["audit_cpu_seconds"] = float(resumed.progress.get("audit_cpu_seconds", 0.0))
+        audit_cpu = host.cpu_seconds()
+
+        # the scored run, with the whole-run causality check and checkpoints
+        position = resumed.position if resumed else 0
+        before = resumed.progress if resumed else {}
+        checker = WholeRunCheck(steps, position, int(before.get("checks", 0)), int(before.get("replayed_steps", 0)))
+        scorer = metrics.RunScorer(steps, t.window(steps), self.bin_steps, t.running_window,
+                                   t.running_every, t.running_offset)
+        bar = tqdm(total=steps, initial=position, unit="step", unit_scale=True, desc=self.name,
+                   disable=not self.show, dynamic_ncols=True, leave=True)
+        c0, w0 = time.process_time(), time.perf_counter()
+
+        def timing() -> dict[str, Any]:
+            return {"wall_seconds": float(before.get("wall_seconds", 0.0)) + time.perf_counter() - w0,
+                    "cpu_seconds": float(before.get("cpu_seconds", 0.0)) + host.cpu_seconds() - audit_cpu,
+                    "total_cpu_seconds": float(before.get("total_cpu_seconds", 0.0)) + time.process_time() - c0}
+
+        try:
+            host.build()
+            if resumed is not None:
+                scorer.load_state(resumed.scorer)
+                host.restore(resumed.learner)
+            for chunk in source.chunks(steps, spec.chunk_steps):
+                if chunk.start < position:
+                    continue
+                target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
+                if target is None:
+                    raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
+                                    "regenerate the dataset.")
+                preds = check_predictions(host.run(chunk.start, chunk.observations, chunk.cumulants,
+                                                   chunk.continuations), chunk.start)
+                checker.after_chunk(host, chunk.start, preds)
+                err = scorer.update(chunk.start, preds, target, chunk.returns)
+                end = chunk.start + len(chunk)
+                if ckpt_path is not None and self.every and end % self.every == 0 and end < steps:
+                    self.save(host, ckpt_path, end, scorer, checker, timing())
+                bar.update(len(chunk))
+                if self.report is not None:
+                    self.report(len(chunk), scorer.running_error)
+                bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
+        except LearnerFault as f:
+            record["timing"].update(timing())
+            record["audit"].update(checker.to_dict(host, spec.isolate))
+            return self.fail("run", f.step, f.message, f.log)
+        finally:
+            bar.close()
+        record["metrics"], record["curve"] = scorer.finalize(self.ref)
         record["timing"].update(timing())
+        cpu = record["timing"]["cpu_seconds"]
+        record["timing"]["steps_per_cpu_second"] = steps / cpu if cpu > 0 else None
         record["audit"].update(checker.to_dict(host, spec.isolate))
-        return fail("run", f.step, f.message, f.log)
-    finally:
-        bar.close()
-    record["metrics"], record["curve"] = scorer.finalize(ref)
-    record["timing"].update(timing())
-    cpu = record["timing"]["cpu_seconds"]
-    record["timing"]["steps_per_cpu_second"] = steps / cpu if cpu > 0 else None
-    record["audit"].update(checker.to_dict(host, spec.isolate))
-    record["created"] = records.now_iso()
-    return RunOutcome(record)
+        record["created"] = records.now_iso()
+        return RunOutcome(record)
+
+    def save(self, host: isolation.LocalHost | isolation.ChildHost, path: Path, position: int,
+             scorer: metrics.RunScorer, checker: WholeRunCheck, timing: dict[str, Any]) -> None:
+        """Checkpoint after ``position`` steps (or say once that this learner's runs cannot resume)."""
+        if self.key is None:
+            return
+        data = host.snapshot()
+        if data is None:
+            name = self.record["learner"]["name"]
+            if name not in _NO_RESUME_TOLD:
+                _NO_RESUME_TOLD.add(name)
+                tqdm.write(f"note: learner {name} cannot be snapshotted ({host.snapshot_error}); "
+                           "its runs cannot resume from checkpoints.", file=sys.stderr)
+            return
+        progress = dict(timing, audit_cpu_seconds=self.record["timing"].get("audit_cpu_seconds", 0.0),
+                        checks=checker.done, replayed_steps=checker.replayed_steps)
+        checkpoint.save(path, checkpoint.Checkpoint(self.key, self.spec.chunk_steps, position, data, scorer.state(),
+                                                    self.record["audit"], progress))
 
 
 def _learner_ref(spec: RunSpec) -> bytes | str | None:
