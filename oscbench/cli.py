@@ -243,7 +243,7 @@ def _resume_command(params: dict) -> str:
 @click.option("--no-isolate", "no_isolate", is_flag=True, help="Run the learner in this process (debugging; see docs/isolation.md).")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="Fail a run whose learner answers no chunk within SECONDS (default 600).")
 @click.option("--memory-limit", default=None, metavar="SIZE", help="Address-space limit of a learner process, e.g. 4G, 512M or none (default 8G).")
-@click.option("--checkpoint-every", type=int, default=None, metavar="STEPS", help="Checkpoint each run every STEPS steps under --out (default 1000000; 0: never).")
+@click.option("--checkpoint-every", type=int, default=None, metavar="STEPS", help="Checkpoint each run every STEPS steps under --out (default 2000000; 0: never).")
 @click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
 def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet,
                  no_isolate, timeout, memory_limit, checkpoint_every, fresh) -> None:

@@ -83,6 +83,8 @@ class Faulty(Honest):
             return np.append(out, 0.0)
         if self.mode == "keyboard":
             raise KeyboardInterrupt
+        if self.mode == "alloc":           # 6 GiB at once: over a --memory-limit of 4G
+            self.hog = np.ones(6 * 2**30, dtype=np.uint8)
         return out
 
 

@@ -62,6 +62,33 @@ def test_a_hang_fails_after_the_timeout(tmp_path):
     assert ok["status"] == "ok"
 
 
+def test_a_learner_over_the_memory_limit_fails_its_run(tmp_path):
+    res = evaluate(spec("faulty"), seeds=[0, 1], n_steps=STEPS, hyperparameters={"mode": "alloc"},
+                   out_dir=tmp_path, progress=False, memory_limit=4 * 2**30)
+    ok, bad = res.records
+    assert ok["status"] == "ok"
+    assert bad["status"] == "failed" and "MemoryError" in bad["failure"]["message"]
+    assert "--memory-limit" in bad["failure"]["message"]
+
+
+def _run_in_child(spec_, queue):
+    queue.put(run_one(spec_)["status"])
+
+
+def test_isolation_works_from_a_non_main_process(tmp_path):
+    # as in a (non-daemonic) Dask worker process: the worker starts the learner processes
+    import multiprocessing
+
+    (s,) = plan(spec("honest"), seeds=[0], n_steps=4000, out_dir=tmp_path)
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    worker = ctx.Process(target=_run_in_child, args=(s, q), daemon=False)
+    worker.start()
+    assert q.get(timeout=180) == "ok"
+    worker.join(30)
+    assert worker.exitcode == 0
+
+
 def test_step_returning_an_object_whose_float_raises_fails_its_run(tmp_path):
     res = evaluate(spec("step_bad_float"), seeds=[0], n_steps=4000, out_dir=tmp_path, progress=False)
     (bad,) = res.records

@@ -76,11 +76,14 @@ def _compare(a: np.ndarray, b: np.ndarray) -> tuple[int | None, float]:
 
 class AuditHost(Protocol):
     """What the audit drives (:mod:`oscbench.benchmark.isolation`'s hosts): ``build()`` makes a fresh
-    learner (same seed), ``run(start, xs, cs, gs, use_run)`` returns its checked predictions."""
+    learner (same seed), ``run(start, xs, cs, gs, use_run)`` returns its checked predictions, and
+    ``run_split(start, xs, cs, gs, cuts)`` those of calls ending at each cut."""
 
     def build(self) -> int: ...
 
     def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray: ...
+
+    def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray: ...
 
 
 def run_audit(host: AuditHost | Callable[[], Any], prefix: StepChunk, *, max_chunk: int = 16) -> AuditResult:
@@ -124,11 +127,7 @@ def run_audit(host: AuditHost | Callable[[], Any], prefix: StepChunk, *, max_chu
     host.build()
     sizes = random_chunk_sizes(n, max_chunk)
     res.n_chunks = len(sizes)
-    c = np.empty(n)
-    t = 0
-    for s in sizes:
-        c[t:t + s] = host.run(t, xs[t:t + s], cs[t:t + s], gs[t:t + s])
-        t += s
+    c = host.run_split(0, xs, cs, gs, np.cumsum(sizes).tolist())
     res.causality = "passed"
     for other, how in ((b, "step by step"), (c, f"in {len(sizes)} random chunks of 1..{max_chunk} steps")):
         first, worst = _compare(a, other)

@@ -28,7 +28,7 @@ import numpy as np
 
 from oscbench._atomic import write_bytes_atomic
 
-DEFAULT_EVERY = 1_000_000   # steps between checkpoints (rounded up to whole chunks)
+DEFAULT_EVERY = 2_000_000   # steps between checkpoints (rounded up to whole chunks)
 FORMAT = "oscbench-checkpoint-v1"
 SUFFIX = ".ckpt"
 
@@ -87,7 +87,7 @@ def save(path: Path, ckpt: Checkpoint) -> None:
     arrays = {f"scorer.{k}": v for k, v in ckpt.scorer.items()}
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-             learner=np.frombuffer(ckpt.learner, dtype=np.uint8), **arrays)
+             learner=np.frombuffer(ckpt.learner, dtype=np.uint8), **arrays)  # type: ignore[arg-type]
     write_bytes_atomic(path, buf.getvalue(), overwrite=True)
 
 

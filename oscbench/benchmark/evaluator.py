@@ -36,7 +36,15 @@ from oscbench.benchmark.audit import WholeRunCheck, _flops_value, run_audit
 from oscbench.benchmark.guard import LearnerFault, check_predictions
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
-CHUNK_STEPS = 4096   # steps handed to the learner per call of run() (and snapshotted before)
+CHUNK_STEPS = 4096          # steps handed to the learner per call of run() (snapshotted before each)
+LONG_RUN_CHUNK_STEPS = 16384   # ... in runs of LONG_RUN_STEPS or more (fewer snapshots; replays stay ~1%)
+LONG_RUN_STEPS = 2_000_000
+
+
+def default_chunk_steps(steps: int) -> int:
+    """Chunk size of a run of ``steps``: small chunks keep the whole-run check's replays cheap in short
+    runs, larger ones keep the per-chunk snapshot cheap in long runs (docs/isolation.md)."""
+    return LONG_RUN_CHUNK_STEPS if steps >= LONG_RUN_STEPS else CHUNK_STEPS
 ProgressFn = Callable[[int, float], None]   # progress(steps just scored, running error)
 
 
@@ -237,7 +245,7 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+             chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
              memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
              checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
@@ -256,7 +264,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         progress: show tqdm progress bars (steps, steps/s, running error).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
             patterning, game -> file for Atari) instead of generating/locating it.
-        chunk_steps: steps handed to the learner per call (and per causality-check snapshot).
+        chunk_steps: steps handed to the learner per call (and per causality-check snapshot);
+            default :func:`default_chunk_steps`.
         isolate: run each learner in its own child process (:mod:`oscbench.benchmark.isolation`);
             False runs it in this process (debugging; factories that cannot be pickled).
         timeout: seconds an isolated learner may take to answer one request (a chunk); None: no limit.
@@ -289,7 +298,7 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
          seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
          out_dir: str | Path | None = None, n_steps: int | None = None,
          dataset: str | Path | Mapping[Any, str | Path] | None = None,
-         chunk_steps: int = CHUNK_STEPS, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+         chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
          memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
          checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> list[RunSpec]:
     """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
@@ -303,6 +312,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     steps = int(n_steps) if n_steps is not None else p.steps
     if steps <= 0:
         raise ConfigError(f"--steps {steps} must be positive.")
+    if chunk_steps is None:
+        chunk_steps = default_chunk_steps(steps)
     if chunk_steps <= 0:
         raise ConfigError(f"chunk_steps={chunk_steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"

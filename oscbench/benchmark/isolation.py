@@ -24,6 +24,7 @@ included), no answer within the timeout, bad predictions -- becomes a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import multiprocessing
 import os
@@ -32,8 +33,9 @@ import sys
 import threading
 import time
 import traceback
+import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +46,7 @@ from oscbench.benchmark.guard import LearnerFault, call, run_checked
 
 DEFAULT_TIMEOUT = 600.0                 # seconds a learner may take for one request (a chunk, a build)
 DEFAULT_MEMORY_LIMIT = 8 * 1024 ** 3    # bytes of address space of a learner process
-PRELOAD = ["oscbench.benchmark.warm"]   # imported (and kernels loaded) once by the fork server
+PRELOAD = ["oscbench.benchmark.warm"]   # imported once by the fork server: numpy, numba, the kernels
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,15 @@ class LocalHost:
             raise LearnerFault(None, f"no snapshot to replay from ({self.snapshot_error or 'no chunk run yet'})")
         start, xs, cs, gs = self._last
         copy = call("restore()", start, "restoring a snapshot", protocol.restore, self.learner, self._before)
-        out, a = [], 0
-        for b in cuts:
-            out.append(run_checked(copy, start + a, xs[a:b], cs[a:b], gs[a:b]))
-            a = b
-        return np.concatenate(out)
+        return _split(copy, start, xs, cs, gs, cuts)
+
+    def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+        """The learner run over the chunk in calls ending at each cut (the prefix audit; no snapshots)."""
+        c0 = time.process_time()
+        try:
+            return _split(self.learner, start, xs, cs, gs, cuts)
+        finally:
+            self._cpu += time.process_time() - c0
 
     def snapshot(self) -> bytes | None:
         return self._snapshot()
@@ -149,6 +155,14 @@ class LocalHost:
         except Exception as err:  # noqa: BLE001 - any learner may fail to pickle
             self.snapshot_error = f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
             return None
+
+
+def _split(learner: Any, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+    out, a = [], 0
+    for b in cuts:
+        out.append(run_checked(learner, start + a, xs[a:b], cs[a:b], gs[a:b]))
+        a = b
+    return np.concatenate(out)
 
 
 # -- the child process ---------------------------------------------------------------------------------
@@ -268,6 +282,25 @@ def _context() -> Any:
     return _CONTEXT
 
 
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Start a child without re-running the caller's main script in it.
+
+    multiprocessing re-executes a script ``__main__`` in every child (for pickles that name it); a
+    learner process needs none of it (factories travel by value), and a script's imports would cost
+    every run seconds. Naming the main module ``__main__`` makes the child leave it alone.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield
+        return
+    main.__spec__ = types.SimpleNamespace(name="__main__")  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
 def _kill_all() -> None:
     for host in list(_LIVE):
         host.close()
@@ -283,6 +316,10 @@ def _signal_name(code: int) -> str:
         return f"signal {code}"
 
 
+def _arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
+
+
 class ChildHost:
     """The run's learner in a child process; the same interface as :class:`LocalHost`."""
 
@@ -294,7 +331,8 @@ class ChildHost:
         self._conn, child_conn = ctx.Pipe(duplex=True)
         self._proc = ctx.Process(target=_child_main, name="oscbench-learner", daemon=False,
                                  args=(child_conn, learner_ref, n_features, seed, hp, limits.memory_limit, os.getpid()))
-        self._proc.start()
+        with _main_not_reimported():
+            self._proc.start()
         child_conn.close()
         _LIVE.add(self)
         self._cpu0: float | None = None
@@ -318,9 +356,14 @@ class ChildHost:
     def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray:
         c0 = self._child_cpu()
         try:
-            return self._request("run", (start, np.ascontiguousarray(xs, dtype=np.float32),
-                                         np.ascontiguousarray(cs, dtype=np.float32),
-                                         np.ascontiguousarray(gs, dtype=np.float32), use_run), start, n=len(cs))
+            return self._request("run", (start, *_arrays(xs, cs, gs), use_run), start, n=len(cs))
+        finally:
+            self._cpu += max(0.0, self._child_cpu() - c0)
+
+    def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+        c0 = self._child_cpu()
+        try:
+            return self._request("run_split", (start, *_arrays(xs, cs, gs), list(cuts)), start, n=max(cuts))
         finally:
             self._cpu += max(0.0, self._child_cpu() - c0)
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 
 def _warm() -> None:
+    import cloudpickle  # type: ignore[import-untyped]  # noqa: F401 - unpickles factories in every child
     import numpy as np
+
+    import oscbench.benchmark.audit  # declared FLOPs are read through it
+    import oscbench.benchmark.isolation  # the child main loop
+    import oscbench.benchmark.loading  # noqa: F401 - resolves learner specs
 
     try:
         from oscbench.baselines import BASELINES
