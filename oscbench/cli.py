@@ -32,19 +32,7 @@ class _Root(click.Group):
             raise _UserError(str(err), err.exit_code) from None
         except KeyboardInterrupt:
             click.echo("interrupted; finished outputs were kept, nothing half-written was left.", err=True)
-            if ctx.invoked_subcommand in _RESUMABLE:
-                click.echo(f"to continue, run the same command again: {resume_command()}", err=True)
             ctx.exit(130)
-
-
-_RESUMABLE = ("evaluate", "sweep")   # commands that keep finished runs under --out and continue from them
-
-
-def resume_command(argv: list[str] | None = None) -> str:
-    """The command line this process was started with, quoted for a POSIX shell (``oscbench ...``)."""
-    import shlex
-
-    return " ".join(["oscbench", *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))])
 
 
 def _dump_json(obj) -> None:
@@ -231,6 +219,35 @@ def _execution_options(f):
                              "auto: one per CPU.")(f)
 
 
+def _resume_command(params: dict, command: str = "evaluate") -> str:
+    """The ``oscbench evaluate`` (or ``sweep``) command line that continues an interrupted one (never --fresh)."""
+    import shlex
+
+    words = ["oscbench", command, params["learner"]]
+    flags = {"task": "--task", "preset": "--preset", "seeds": "--seeds", "hp_file": "--hp-file", "out_dir": "--out",
+             "steps": "--steps", "dataset": "--dataset", "timeout": "--timeout", "memory_limit": "--memory-limit",
+             "checkpoint_every": "--checkpoint-every", "sweep_file": "--file", "scheduler": "--scheduler"}
+    for name, flag in flags.items():
+        if params.get(name) is not None:
+            words += [flag, str(params[name])]
+    if params.get("workers") not in (None, "1"):
+        words += ["--workers", str(params["workers"])]
+    for name, flag in (("grid", "--grid"), ("hp_pairs", "--hp")):
+        for value in params.get(name) or ():
+            words += [flag, value]
+    words += [flag for name, flag in (("no_isolate", "--no-isolate"), ("quiet", "--quiet"), ("as_json", "--json"))
+              if params.get(name)]
+    return shlex.join(words)
+
+
+def _interrupted(command: str = "evaluate") -> None:
+    """Ctrl-C during an evaluation or sweep: say what was kept and how to continue; exit 130."""
+    ctx = click.get_current_context()
+    click.echo(f"interrupted; finished records and checkpoints in {ctx.params['out_dir']} were kept. Resume with:\n  "
+               + _resume_command(ctx.params, command), err=True)
+    ctx.exit(130)
+
+
 @cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
 @click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
@@ -243,17 +260,29 @@ def _execution_options(f):
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, help="Read the stream from this dataset file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--no-isolate", "no_isolate", is_flag=True, help="Run the learner in this process (debugging; see docs/isolation.md).")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS", help="Fail a run whose learner answers no chunk within SECONDS (default 600).")
+@click.option("--memory-limit", default=None, metavar="SIZE", help="Address-space limit of a learner process, e.g. 4G, 512M or none (default 8G).")
+@click.option("--checkpoint-every", type=int, default=None, metavar="STEPS", help="Checkpoint each run every STEPS steps under --out (default 2000000; 0: never).")
+@click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
 @_execution_options
 def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet,
-                 workers, scheduler) -> None:
+                 no_isolate, timeout, memory_limit, checkpoint_every, fresh, workers, scheduler) -> None:
+    from oscbench.benchmark import checkpoint, isolation
     from oscbench.benchmark.distributed import parse_workers
     from oscbench.benchmark.evaluator import evaluate, parse_seeds
     from oscbench.benchmark.loading import collect_hyperparameters
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
-    res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet,
-                   dataset=dataset, workers=parse_workers(workers), scheduler=scheduler)
+    try:
+        res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
+                       hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset,
+                       isolate=not no_isolate, timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
+                       memory_limit=isolation.parse_size(memory_limit), fresh=fresh,
+                       checkpoint_every=checkpoint.DEFAULT_EVERY if checkpoint_every is None else checkpoint_every,
+                       workers=parse_workers(workers), scheduler=scheduler)
+    except KeyboardInterrupt:
+        _interrupted("evaluate")
     if as_json:
         _dump_json(res.to_dict())
     else:
@@ -284,9 +313,10 @@ def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps
               help="Directory for the records (one per configuration and run).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
 @_execution_options
 def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, hp_pairs, hp_file, steps, out_dir, as_json, quiet,
-              workers, scheduler) -> None:
+              fresh, workers, scheduler) -> None:
     from oscbench.benchmark import sweep as sw
     from oscbench.benchmark.distributed import parse_workers
     from oscbench.benchmark.evaluator import parse_seeds
@@ -295,11 +325,14 @@ def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, hp_pairs, hp_file,
     f = sw.read_sweep_file(sweep_file) if sweep_file else sw.SweepFile()
     axes = f.axes + [sw.parse_axis(g) for g in grid]
     hp = collect_hyperparameters(hp_pairs, hp_file, extra=f.hyperparameters)
-    res = sw.sweep(learner, task=task or f.task or "trace-patterning-v1", preset=preset or f.preset or "smoke",
-                   grid=axes or None, hyperparameters=hp, seeds=parse_seeds(seeds) if seeds else f.seeds,
-                   n_steps=steps if steps is not None else f.steps, out_dir=out_dir,
-                   workers=parse_workers(workers), scheduler=scheduler, progress=not quiet,
-                   note=lambda line: click.echo(line, err=True))
+    try:
+        res = sw.sweep(learner, task=task or f.task or "trace-patterning-v1", preset=preset or f.preset or "smoke",
+                       grid=axes or None, hyperparameters=hp, seeds=parse_seeds(seeds) if seeds else f.seeds,
+                       n_steps=steps if steps is not None else f.steps, out_dir=out_dir, fresh=fresh,
+                       workers=parse_workers(workers), scheduler=scheduler, progress=not quiet,
+                       note=lambda line: click.echo(line, err=True))
+    except KeyboardInterrupt:
+        _interrupted("sweep")
     if as_json:
         _dump_json(res.to_dict())
     else:

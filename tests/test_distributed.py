@@ -245,8 +245,14 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     lines = stderr.strip().splitlines()
-    assert "to continue, run the same command again: oscbench " + " ".join(shlex.quote(a) for a in args) in lines
-    assert lines[0] == "interrupted; finished outputs were kept, nothing half-written was left."
+    i = lines.index(f"interrupted; finished records and checkpoints in {out} were kept. Resume with:")
+    # the printed command is the same evaluation (its options in canonical order)
+    resume = shlex.split(lines[i + 1])
+    assert resume[:3] == ["oscbench", "evaluate", LEARNER]
+    pairs = dict(zip(resume[3::2], resume[4::2]))
+    assert pairs["--seeds"] == "0-3" and pairs["--steps"] == "8000" and pairs["--workers"] == "2"
+    assert pairs["--out"] == str(out) and "--fresh" not in resume
+    assert [resume[k + 1] for k, w in enumerate(resume) if w == "--hp"] == [f'mark_dir="{marks}"', "pause=0.1"]
     kept = sorted(out.glob("*.json"))
     assert len(kept) == 2                                   # the two finished runs, nothing of the others
     for s in (2, 3):

@@ -337,7 +337,23 @@ def run_specs(specs: Sequence[RunSpec], *, client: Client | None = None, view: P
     """
     if client is None:
         return [_run_serial(spec, i, view) for i, spec in enumerate(specs)]
-    return _run_cluster(specs, client, view, learner_sha256)
+    return _run_cluster([_portable(s) for s in specs], client, view, learner_sha256)
+
+
+def _portable(spec: RunSpec) -> RunSpec:
+    """A spec that can travel to a worker: an in-process learner object (``isolate=False``) is pickled."""
+    if spec.learner_object is None:
+        return spec
+    import dataclasses
+
+    import cloudpickle  # type: ignore[import-untyped]
+
+    try:
+        blob = cloudpickle.dumps(spec.learner_object)
+    except Exception as err:  # noqa: BLE001 - anything a factory may hold
+        raise ConfigError(f"the learner factory {spec.learner_object.name} cannot be pickled ({type(err).__name__}: "
+                          f"{err}), so it cannot be sent to Dask workers; run it with workers=1.") from None
+    return dataclasses.replace(spec, learner_pickle=blob, learner_object=None)
 
 
 def _run_serial(spec: RunSpec, i: int, view: ProgressView | None) -> RunOutcome:
@@ -414,7 +430,7 @@ def _check_learner_code(outcome: RunOutcome, expected: str | None) -> None:
 
 def _persist(outcome: RunOutcome, spec: RunSpec) -> None:
     """Write the record (and failure log) under ``spec.out`` from the client."""
-    if spec.out is None:
+    if spec.out is None or outcome.reused:
         return
     from oscbench._atomic import write_text_atomic
     from oscbench.benchmark import records
@@ -448,7 +464,7 @@ def _lost_on_worker(spec: RunSpec, message: str) -> RunOutcome:
     loaded = spec.load()
     stand_in = LoadedLearner(loaded.spec, loaded.name, _Lost(message), loaded.source_path, loaded.source_sha256)
     outcome = evaluator.execute(dataclasses.replace(spec, learner=None, learner_pickle=cloudpickle.dumps(stand_in),
-                                                    out=None), progress=False)
+                                                    learner_object=None, out=None, resume=False), progress=False)
     rec = outcome.record
     stem = records.record_stem(rec)
     rec["failure"] = {"step": None, "stage": "run", "message": message, "log": f"{stem}.log"}

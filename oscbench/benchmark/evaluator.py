@@ -20,6 +20,8 @@ runs go on.
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,12 +31,20 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from oscbench.benchmark import loading, metrics, records, tasks
-from oscbench.benchmark.audit import _flops_value, run_audit
-from oscbench.benchmark.guard import LearnerFault, call, run_checked
+from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, tasks
+from oscbench.benchmark.audit import WholeRunCheck, _flops_value, run_audit
+from oscbench.benchmark.guard import LearnerFault, check_predictions
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
-CHUNK_STEPS = 32768   # steps handed to the learner per call of run()
+CHUNK_STEPS = 4096          # steps handed to the learner per call of run() (snapshotted before each)
+LONG_RUN_CHUNK_STEPS = 16384   # ... in runs of LONG_RUN_STEPS or more (fewer snapshots; replays stay ~1%)
+LONG_RUN_STEPS = 2_000_000
+
+
+def default_chunk_steps(steps: int) -> int:
+    """Chunk size of a run of ``steps``: small chunks keep the whole-run check's replays cheap in short
+    runs, larger ones keep the per-chunk snapshot cheap in long runs (docs/isolation.md)."""
+    return LONG_RUN_CHUNK_STEPS if steps >= LONG_RUN_STEPS else CHUNK_STEPS
 ProgressFn = Callable[[int, float], None]   # progress(steps just scored, running error)
 
 
@@ -184,9 +194,22 @@ class RunSpec:
     out: str | None
     chunk_steps: int = CHUNK_STEPS
     learner_pickle: bytes | None = field(default=None, repr=False)
+    isolate: bool = True
+    timeout: float | None = isolation.DEFAULT_TIMEOUT
+    memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT
+    learner_object: Any = field(default=None, repr=False, compare=False)   # unisolated callables only (unpickled)
+    checkpoint_every: int | None = checkpoint.DEFAULT_EVERY
+    resume: bool = True   # keep a finished run / continue a checkpoint of the same key found under ``out``
+
+    @property
+    def limits(self) -> isolation.Limits:
+        return isolation.Limits(self.timeout, self.memory_limit)
 
     def load(self) -> loading.LoadedLearner:
         """The learner, resolved in this process."""
+        if self.learner_object is not None:
+            assert isinstance(self.learner_object, loading.LoadedLearner)
+            return self.learner_object
         if self.learner_pickle is not None:
             import cloudpickle  # type: ignore[import-untyped]
 
@@ -211,18 +234,23 @@ def pickle_learner(loaded: loading.LoadedLearner) -> bytes:
 
 @dataclass
 class RunOutcome:
-    """What one run gives: its record, and the failure log text (None when it did not fail)."""
+    """What one run gives: its record, the failure log text (None when it did not fail), and whether
+    the record is an earlier one kept (``reused``: a finished run of the same key under ``out``)."""
 
     record: dict[str, Any]
     log: str | None = None
+    reused: bool = False
 
 
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int = CHUNK_STEPS, workers: int = 1, scheduler: str | None = None,
-             client: Any = None, retries: int | None = None) -> EvaluationResults:
+             chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+             memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
+             checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False,
+             workers: int = 1, scheduler: str | None = None, client: Any = None,
+             retries: int | None = None) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
 
     Args:
@@ -239,6 +267,17 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         progress: show the progress bar (runs done / running / failed, steps/s, ETA).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
             patterning, game -> file for Atari) instead of generating/locating it.
+        chunk_steps: steps handed to the learner per call (and per causality-check snapshot);
+            default :func:`default_chunk_steps`.
+        isolate: run each learner in its own child process (:mod:`oscbench.benchmark.isolation`);
+            False runs it in this process (debugging; factories that cannot be pickled).
+        timeout: seconds an isolated learner may take to answer one request (a chunk); None: no limit.
+        memory_limit: bytes of address space of an isolated learner process; None: no limit.
+        checkpoint_every: steps between checkpoints under ``out_dir`` (rounded up to whole chunks;
+            None or 0: none). See :mod:`oscbench.benchmark.checkpoint`.
+        fresh: ignore finished records and checkpoints under ``out_dir`` and run everything again
+            (by default, runs finished with the same code, hyper-parameters and data are kept and
+            checkpointed ones continued).
         workers: 1 runs one run after another in this process; N > 1 starts a local Dask cluster
             of N worker processes for the evaluation (:mod:`oscbench.benchmark.distributed`).
         scheduler: address of an existing Dask scheduler (``tcp://HOST:PORT``) to run on instead.
@@ -250,7 +289,8 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             FLOP count over the task's budget (nothing runs then).
     """
     specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
-                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps)
+                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, isolate=isolate,
+                 timeout=timeout, memory_limit=memory_limit, checkpoint_every=checkpoint_every, fresh=fresh)
     results = EvaluationResults(task, specs[0].preset_label)
     for spec, outcome in zip(specs, run_batch(specs, workers=workers, scheduler=scheduler, client=client,
                                               retries=retries, progress=progress, results=results)):
@@ -290,7 +330,9 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
          seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
          out_dir: str | Path | None = None, n_steps: int | None = None,
          dataset: str | Path | Mapping[Any, str | Path] | None = None,
-         chunk_steps: int = CHUNK_STEPS) -> list[RunSpec]:
+         chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+         memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
+         checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> list[RunSpec]:
     """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
 
     Refuses (ConfigError, nothing runs) an unknown task/preset/learner, bad hyper-parameters, an
@@ -302,6 +344,8 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     steps = int(n_steps) if n_steps is not None else p.steps
     if steps <= 0:
         raise ConfigError(f"--steps {steps} must be positive.")
+    if chunk_steps is None:
+        chunk_steps = default_chunk_steps(steps)
     if chunk_steps <= 0:
         raise ConfigError(f"chunk_steps={chunk_steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"
@@ -328,7 +372,16 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
                                          dataset=_pick_dataset(dataset, t, games[0], seed_list[0]))
     _refuse_over_budget(loaded, t, first_source.n_features, seed_list[0], hp)
 
-    learner_spec, blob = (learner, None) if isinstance(learner, str) else (None, pickle_learner(loaded))
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
+    if memory_limit is not None and memory_limit <= 0:
+        raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
+    if isinstance(learner, str):
+        learner_spec, blob, obj = learner, None, None
+    else:
+        learner_spec, blob, obj = None, (pickle_learner(loaded) if isolate else None), (None if isolate else loaded)
     task_id = tasks.split_task_id(t.id)[0]
     specs = []
     for game in games:
@@ -336,7 +389,9 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
             ds = _pick_dataset(dataset, t, game, 0 if t.seed_policy == "learner-only" else seed)
             specs.append(RunSpec(learner_spec, task_id, game, p.name, preset_label, steps, seed, hp,
                                  None if ds is None else str(ds), None if out is None else str(out),
-                                 chunk_steps, learner_pickle=blob))
+                                 chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
+                                 memory_limit=memory_limit, learner_object=obj,
+                                 checkpoint_every=checkpoint_every, resume=not fresh))
     return specs
 
 
@@ -384,16 +439,19 @@ def execute(spec: RunSpec, *, progress: bool | ProgressFn = False) -> RunOutcome
                                n_steps=spec.steps, dataset=spec.dataset)
     out = Path(spec.out) if spec.out is not None else None
     outcome = _run_one(t, spec, p, loaded, dict(spec.hyperparameters), source, out, progress)
-    if out is not None:
+    if out is not None and not outcome.reused:
         records.write_record(outcome.record, out)
+        if outcome.record["status"] == "ok":
+            checkpoint.path_for(out, records.record_stem(outcome.record)).unlink(missing_ok=True)
     return outcome
 
+
+_NO_RESUME_TOLD: set[str] = set()
 
 
 def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.LoadedLearner, hp: dict[str, Any],
              source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
-    game, preset_label, steps, seed, chunk_steps = spec.game, spec.preset_label, spec.steps, spec.seed, spec.chunk_steps
-    window, bin_steps = t.window(steps), t.bin_steps(p, steps)
+    game, preset_label, steps, seed = spec.game, spec.preset_label, spec.steps, spec.seed
     ref = _reference(p, steps, game)
     record: dict[str, Any] = {
         "schema_version": records.SCHEMA_VERSION,
@@ -408,81 +466,159 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
         "provenance": records.provenance(loaded.source_sha256),
         "created": "",
     }
-    stem = records.record_stem(record)
-    name = run_name(record)
-    show = progress is True
-    report = progress if callable(progress) else None
+    run = _Run(t, spec, record, source, out, progress, ref, t.bin_steps(p, steps))
+    if out is not None and spec.resume:
+        done = checkpoint.finished_record(out / f"{run.stem}.json", run.key)
+        if done is not None:
+            if run.show:
+                tqdm.write(f"kept {run.name}: finished earlier with the same code, hyper-parameters and data")
+            return RunOutcome(done, reused=True)
+    host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
+                                learner_ref=_learner_ref(spec))
+    try:
+        return run.drive(host)
+    finally:
+        host.close()
 
-    def build() -> Any:
-        return loaded.build(source.n_features, seed, hp)
 
-    def fail(stage: str, step: int | None, message: str, log: str | None) -> RunOutcome:
-        text = f"{name}\nstage: {stage}\nstep: {step}\n{message}\n" + (f"\n{log}" if log else "")
+class _Run:
+    """One run's drive: build, audit (or resume from a checkpoint), run and score, checkpoint."""
+
+    def __init__(self, t: tasks.Task, spec: RunSpec, record: dict[str, Any], source: tasks.StreamSource,
+                 out: Path | None, progress: bool | ProgressFn, ref: float | None, bin_steps: int) -> None:
+        self.t, self.spec, self.record, self.source, self.out, self.ref = t, spec, record, source, out, ref
+        self.bin_steps = bin_steps
+        self.stem, self.name = records.record_stem(record), run_name(record)
+        self.key = checkpoint.run_key(record)
+        self.show = progress is True
+        self.report = progress if callable(progress) else None
+        self.every = checkpoint.interval(spec.checkpoint_every, spec.chunk_steps) if out is not None else None
+
+    def fail(self, stage: str, step: int | None, message: str, log: str | None) -> RunOutcome:
+        record = self.record
+        text = f"{self.name}\nstage: {stage}\nstep: {step}\n{message}\n" + (f"\n{log}" if log else "")
         record["status"] = "failed"
-        record["failure"] = {"step": step, "stage": stage, "message": message, "log": _write_log(out, stem, text)}
+        record["failure"] = {"step": step, "stage": stage, "message": message,
+                             "log": _write_log(self.out, self.stem, text)}
         record["metrics"] = record["curve"] = None
         record["created"] = records.now_iso()
-        if show:
-            tqdm.write(f"FAILED {name}: {message}")
+        if self.show:
+            tqdm.write(f"FAILED {self.name}: {message}")
         return RunOutcome(record, text)
 
-    # the declared cost of this run's learner
-    try:
-        learner = call("the factory", 0, "building the learner", build)
-    except LearnerFault as f:
-        return fail("load", None, f.message, f.log)
-    flops, why = _flops_value(learner)
-    if flops is None or flops > t.budget_flops:
-        return fail("load", None, why or f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
-    record["learner"]["flops_per_step"] = flops
+    def drive(self, host: isolation.LocalHost | isolation.ChildHost) -> RunOutcome:
+        t, spec, record, source = self.t, self.spec, self.record, self.source
+        steps = spec.steps
+        # the declared cost of this run's learner
+        try:
+            flops = host.build()
+        except LearnerFault as f:
+            return self.fail("load", f.step, f.message, f.log)
+        if flops > t.budget_flops:
+            return self.fail("load", None, f"declares {flops:,} FLOPs/step, over the budget of {t.budget_flops:,}", None)
+        record["learner"]["flops_per_step"] = flops
 
-    # causality and determinism audit on the prefix
-    n_audit = min(t.audit_prefix_steps, steps)
-    try:
-        prefix = next(iter(source.chunks(n_audit, n_audit)))
-        _check_features(prefix, source)
-        audit = run_audit(build, prefix, max_chunk=t.audit_max_chunk)
-    except LearnerFault as f:
-        record["audit"] = {"causality": "not run", "determinism": "not run", "prefix_steps": n_audit}
-        return fail("audit", f.step, f.message, f.log)
-    record["audit"] = audit.to_dict()
-    record["timing"]["audit_cpu_seconds"] = audit.cpu_seconds
-    if not audit.passed:
-        return fail("audit", audit.first_mismatch_step, audit.message, None)
+        ckpt_path = checkpoint.path_for(self.out, self.stem) if self.out is not None else None
+        resumed = (checkpoint.load(ckpt_path, self.key, spec.chunk_steps)
+                   if ckpt_path is not None and spec.resume else None)
+        if resumed is None:   # causality and determinism audit on the prefix
+            n_audit = min(t.audit_prefix_steps, steps)
+            try:
+                prefix = next(iter(source.chunks(n_audit, n_audit)))
+                _check_features(prefix, source)
+                audit = run_audit(host, prefix, max_chunk=t.audit_max_chunk)
+            except LearnerFault as f:
+                record["audit"] = {"causality": "not run", "determinism": "not run", "prefix_steps": n_audit}
+                return self.fail("audit", f.step, f.message, f.log)
+            record["audit"] = audit.to_dict()
+            record["timing"]["audit_cpu_seconds"] = host.cpu_seconds()
+            if not audit.passed:
+                return self.fail("audit", audit.first_mismatch_step, audit.message, None)
+        else:
+            record["audit"] = dict(resumed.audit)
+            record["timing"]["audit_cpu_seconds"] = float(resumed.progress.get("audit_cpu_seconds", 0.0))
+        audit_cpu = host.cpu_seconds()
 
-    # the scored run
-    scorer = metrics.RunScorer(steps, window, bin_steps, t.running_window, t.running_every, t.running_offset)
-    bar = tqdm(total=steps, unit="step", unit_scale=True, desc=name, disable=not show, dynamic_ncols=True,
-               leave=True)
-    c0, w0 = time.process_time(), time.perf_counter()
-    learner_cpu = 0.0
-    try:
-        for chunk in source.chunks(steps, chunk_steps):
-            target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
-            if target is None:
-                raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
-                                "regenerate the dataset.")
-            l0 = time.process_time()
-            preds = run_checked(learner, chunk.start, chunk.observations, chunk.cumulants, chunk.continuations)
-            learner_cpu += time.process_time() - l0
-            err = scorer.update(chunk.start, preds, target, chunk.returns)
-            bar.update(len(chunk))
-            if report is not None:
-                report(len(chunk), scorer.running_error)
-            bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
-    except LearnerFault as f:
-        record["timing"].update(wall_seconds=time.perf_counter() - w0, cpu_seconds=learner_cpu,
-                                total_cpu_seconds=time.process_time() - c0)
-        bar.close()
-        return fail("run", f.step, f.message, f.log)
-    finally:
-        bar.close()
-    total, wall = time.process_time() - c0, time.perf_counter() - w0
-    record["metrics"], record["curve"] = scorer.finalize(ref)
-    record["timing"].update(wall_seconds=wall, cpu_seconds=learner_cpu, total_cpu_seconds=total,
-                            steps_per_cpu_second=steps / learner_cpu if learner_cpu > 0 else None)
-    record["created"] = records.now_iso()
-    return RunOutcome(record)
+        # the scored run, with the whole-run causality check and checkpoints
+        position = resumed.position if resumed else 0
+        before = resumed.progress if resumed else {}
+        checker = WholeRunCheck(steps, position, int(before.get("checks", 0)), int(before.get("replayed_steps", 0)))
+        scorer = metrics.RunScorer(steps, t.window(steps), self.bin_steps, t.running_window,
+                                   t.running_every, t.running_offset)
+        bar = tqdm(total=steps, initial=position, unit="step", unit_scale=True, desc=self.name,
+                   disable=not self.show, dynamic_ncols=True, leave=True)
+        c0, w0 = time.process_time(), time.perf_counter()
+
+        def timing() -> dict[str, Any]:
+            return {"wall_seconds": float(before.get("wall_seconds", 0.0)) + time.perf_counter() - w0,
+                    "cpu_seconds": float(before.get("cpu_seconds", 0.0)) + host.cpu_seconds() - audit_cpu,
+                    "total_cpu_seconds": float(before.get("total_cpu_seconds", 0.0)) + time.process_time() - c0}
+
+        try:
+            host.build()
+            if resumed is not None:
+                scorer.load_state(resumed.scorer)
+                host.restore(resumed.learner)
+            for chunk in source.chunks(steps, spec.chunk_steps):
+                if chunk.start < position:
+                    continue
+                target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
+                if target is None:
+                    raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
+                                    "regenerate the dataset.")
+                preds = check_predictions(host.run(chunk.start, chunk.observations, chunk.cumulants,
+                                                   chunk.continuations), chunk.start)
+                checker.after_chunk(host, chunk.start, preds)
+                err = scorer.update(chunk.start, preds, target, chunk.returns)
+                end = chunk.start + len(chunk)
+                if ckpt_path is not None and self.every and end % self.every == 0 and end < steps:
+                    self.save(host, ckpt_path, end, scorer, checker, timing())
+                bar.update(len(chunk))
+                if self.report is not None:
+                    self.report(len(chunk), scorer.running_error)
+                bar.set_postfix_str(f"mse {err.mean():.4g} (run {scorer.running_error:.4g})", refresh=False)
+        except LearnerFault as f:
+            record["timing"].update(timing())
+            record["audit"].update(checker.to_dict(host, spec.isolate))
+            return self.fail("run", f.step, f.message, f.log)
+        finally:
+            bar.close()
+        record["metrics"], record["curve"] = scorer.finalize(self.ref)
+        record["timing"].update(timing())
+        cpu = record["timing"]["cpu_seconds"]
+        record["timing"]["steps_per_cpu_second"] = steps / cpu if cpu > 0 else None
+        record["audit"].update(checker.to_dict(host, spec.isolate))
+        record["created"] = records.now_iso()
+        return RunOutcome(record)
+
+    def save(self, host: isolation.LocalHost | isolation.ChildHost, path: Path, position: int,
+             scorer: metrics.RunScorer, checker: WholeRunCheck, timing: dict[str, Any]) -> None:
+        """Checkpoint after ``position`` steps (or say once that this learner's runs cannot resume)."""
+        if self.key is None:
+            return
+        data = host.snapshot()
+        if data is None:
+            name = self.record["learner"]["name"]
+            if name not in _NO_RESUME_TOLD:
+                _NO_RESUME_TOLD.add(name)
+                tqdm.write(f"note: learner {name} cannot be snapshotted ({host.snapshot_error}); "
+                           "its runs cannot resume from checkpoints.", file=sys.stderr)
+            return
+        progress = dict(timing, audit_cpu_seconds=self.record["timing"].get("audit_cpu_seconds", 0.0),
+                        checks=checker.done, replayed_steps=checker.replayed_steps)
+        checkpoint.save(path, checkpoint.Checkpoint(self.key, self.spec.chunk_steps, position, data, scorer.state(),
+                                                    self.record["audit"], progress))
+
+
+def _learner_ref(spec: RunSpec) -> bytes | str | None:
+    """What a learner process loads: the pickled learner, or the spec resolvable from any directory."""
+    if not spec.isolate:
+        return None
+    if spec.learner_pickle is not None:
+        return spec.learner_pickle
+    assert spec.learner is not None
+    m = re.match(r"^(.*\.py)(:[A-Za-z_]\w*)?$", spec.learner)
+    return str(Path(m.group(1)).expanduser().resolve()) + (m.group(2) or "") if m else spec.learner
 
 
 def _check_features(chunk: Any, source: tasks.StreamSource) -> None:

@@ -327,11 +327,14 @@ def sweep(learner: str | Callable[..., Any], *, task: str = "trace-patterning-v1
           grid: Sequence[Axis] | None = None, hyperparameters: Mapping[str, Any] | None = None,
           seeds: int | Iterable[int] | None = None, n_steps: int | None = None, out_dir: str | Path | None = None,
           workers: int = 1, scheduler: str | None = None, client: Any = None, progress: bool = True,
-          note: Callable[[str], None] | None = None, chunk_steps: int = evaluator.CHUNK_STEPS) -> SweepResult:
+          note: Callable[[str], None] | None = None, fresh: bool = False, **run_options: Any) -> SweepResult:
     """Evaluate every configuration of ``grid`` (on top of the fixed ``hyperparameters``); see the module doc.
 
-    ``note`` receives the one-line messages (skipped points). Raises ConfigError when nothing is left
-    to run (every point over the budget) or on a bad grid, task, preset or learner.
+    ``note`` receives the one-line messages (skipped points). Like ``evaluate``, finished runs under
+    ``out_dir`` are kept and checkpointed ones continued unless ``fresh``; ``run_options`` go to
+    :func:`~oscbench.benchmark.evaluator.plan` (``chunk_steps``, ``isolate``, ``timeout``, ...). Raises
+    ConfigError when nothing is left to run (every point over the budget) or on a bad grid, task,
+    preset or learner.
     """
     t, games = tasks.resolve(task)
     axes = list(grid) if grid else default_axes(learner, t.kind)
@@ -342,7 +345,7 @@ def sweep(learner: str | Callable[..., Any], *, task: str = "trace-patterning-v1
     for point in points:
         try:
             specs = evaluator.plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters={**fixed, **point},
-                                   out_dir=out_dir, n_steps=n_steps, chunk_steps=chunk_steps)
+                                   out_dir=out_dir, n_steps=n_steps, fresh=fresh, **run_options)
         except evaluator.OverBudgetError as err:
             skipped.append({"point": point, "flops_per_step": err.flops, "budget_flops": err.budget})
             if note is not None:

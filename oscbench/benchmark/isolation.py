@@ -1,0 +1,459 @@
+"""Learner hosts: the learner of one run, in this process (:class:`LocalHost`) or in a child process
+(:class:`ChildHost`), behind one interface the evaluator drives.
+
+A host builds the run's learner, runs it over chunks of observations, cumulants and continuations
+and returns checked float64 predictions. Before **every** chunk it snapshots the learner (the
+protocol's ``snapshot``/``restore`` pair, pickle by default, :func:`oscbench.benchmark.protocol.snapshot`),
+so the evaluator can later ask it to :meth:`~LocalHost.replay` a prefix of the last chunk from that
+snapshot (the whole-run causality check) or to hand over the snapshot (checkpoints) -- and a learner
+cannot tell a checked chunk from an unchecked one.
+
+Isolation (the default of ``oscbench evaluate``): the learner lives in a child process started from
+a preloaded fork server (:mod:`multiprocessing`'s ``forkserver``, whose server imports numpy, numba
+and the reference kernels once, so a child starts in milliseconds). The child is handed only the
+arrays a learner may see; targets and scoring never leave the evaluator. Its answers come back as
+JSON headers and raw float64 bytes -- the evaluator never unpickles anything a learner produced.
+The child ignores Ctrl-C (the evaluator handles it), dies with its parent (``PR_SET_PDEATHSIG`` on
+Linux, and EOF on its pipe), runs under an address-space limit (``RLIMIT_AS``), and the evaluator
+measures its CPU time from the outside (psutil reads the kernel's figure for the child's pid).
+
+Any misbehaviour -- an exception, ``sys.exit``, a signal (the out-of-memory killer's SIGKILL
+included), no answer within the timeout, bad predictions -- becomes a
+:class:`~oscbench.benchmark.guard.LearnerFault` for that run alone.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from oscbench.benchmark import protocol
+from oscbench.benchmark.guard import LearnerFault, call, run_checked
+
+DEFAULT_TIMEOUT = 600.0                 # seconds a learner may take for one request (a chunk, a build)
+DEFAULT_MEMORY_LIMIT = 8 * 1024 ** 3    # bytes of address space of a learner process
+PRELOAD = ["oscbench.benchmark.warm"]   # imported once by the fork server: numpy, numba, the kernels
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a learner process may use: ``timeout`` seconds per request, ``memory_limit`` bytes of
+    address space (None: no limit)."""
+
+    timeout: float | None = DEFAULT_TIMEOUT
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+
+
+def parse_size(text: str | None) -> int | None:
+    """``--memory-limit``: ``8G``, ``512M``, ``100000000`` (bytes) or ``none``; None gives the default."""
+    if text is None:
+        return DEFAULT_MEMORY_LIMIT
+    t = text.strip().lower()
+    if t in ("none", "off", "0"):
+        return None
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+    try:
+        value = float(t[:-1].rstrip("i")) * units[t[-1]] if t[-1] in units else float(t.rstrip("b"))
+    except (ValueError, IndexError):
+        value = -1.0
+    if not 0 < value < 2 ** 62:
+        from oscbench.errors import ConfigError
+
+        raise ConfigError(f"--memory-limit {text!r} is not a size; write e.g. 4G, 512M or none.")
+    return int(value)
+
+
+class LocalHost:
+    """The run's learner in this process.
+
+    ``build`` returns the learner's declared FLOPs per step; ``run`` the checked predictions of a chunk
+    (snapshotting the learner before it); ``replay(k)`` the predictions a copy restored from the
+    snapshot before the last chunk gives for that chunk's first ``k`` steps; ``snapshot`` the current
+    state (or None when the learner cannot be snapshotted, see :attr:`snapshot_error`).
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make                      # () -> a fresh learner of the run (same seed every call)
+        self.learner: Any = None
+        self.snapshot_error: str | None = None
+        self._before: bytes | None = None
+        self._last: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._cpu = 0.0
+
+    # -- the interface ------------------------------------------------------------------------------
+    def build(self) -> int:
+        """A fresh learner; returns its declared FLOPs per step (LearnerFault when it has none)."""
+        from oscbench.benchmark.audit import _flops_value
+
+        self.learner = call("the factory", 0, "building the learner", self.make)
+        self._before, self._last = None, None
+        flops, why = _flops_value(self.learner)
+        if flops is None:
+            raise LearnerFault(None, why)
+        return flops
+
+    def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray:
+        self._before = self._snapshot()
+        self._last = (start, xs, cs, gs)
+        c0 = time.process_time()
+        try:
+            return run_checked(self.learner, start, xs, cs, gs, use_run=use_run)
+        finally:
+            self._cpu += time.process_time() - c0
+
+    def replay(self, cuts: list[int]) -> np.ndarray:
+        """A copy restored from the snapshot before the last chunk, run on that chunk's first
+        ``max(cuts)`` steps in calls ending at each cut; its predictions."""
+        if self._before is None or self._last is None:
+            raise LearnerFault(None, f"no snapshot to replay from ({self.snapshot_error or 'no chunk run yet'})")
+        start, xs, cs, gs = self._last
+        copy = call("restore()", start, "restoring a snapshot", protocol.restore, self.learner, self._before)
+        return _split(copy, start, xs, cs, gs, cuts)
+
+    def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+        """The learner run over the chunk in calls ending at each cut (the prefix audit; no snapshots)."""
+        c0 = time.process_time()
+        try:
+            return _split(self.learner, start, xs, cs, gs, cuts)
+        finally:
+            self._cpu += time.process_time() - c0
+
+    def snapshot(self) -> bytes | None:
+        return self._snapshot()
+
+    def restore(self, data: bytes) -> None:
+        self.learner = call("restore()", None, "restoring a checkpoint", protocol.restore, self.learner, data)
+        self._before, self._last = None, None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds spent inside the learner's run/step calls (this process's clock)."""
+        return self._cpu
+
+    def close(self) -> None:
+        self.learner = None
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _snapshot(self) -> bytes | None:
+        if self.snapshot_error is not None:
+            return None
+        try:
+            return protocol.snapshot(self.learner)
+        except Exception as err:  # noqa: BLE001 - any learner may fail to pickle
+            self.snapshot_error = f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
+            return None
+
+
+def _split(learner: Any, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+    out, a = [], 0
+    for b in cuts:
+        out.append(run_checked(learner, start + a, xs[a:b], cs[a:b], gs[a:b]))
+        a = b
+    return np.concatenate(out)
+
+
+# -- the child process ---------------------------------------------------------------------------------
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere EOF on the pipe)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _load(ref: bytes | str) -> Any:
+    """The learner a child hosts: a cloudpickled LoadedLearner, or a spec it resolves itself."""
+    if isinstance(ref, bytes):
+        import cloudpickle  # type: ignore[import-untyped]
+
+        return cloudpickle.loads(ref)
+    from oscbench.benchmark.loading import load_learner
+
+    return load_learner(ref)
+
+
+def _child_main(conn: Any, learner_ref: bytes | str, n_features: int, seed: int, hp: dict[str, Any],
+                memory_limit: int | None, parent_pid: int) -> None:
+    _release_fork_server()
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the evaluator's to handle
+    if not _parent_alive(parent_pid):
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    if memory_limit:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    host: LocalHost | None = None
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        try:
+            if host is None:
+                host = _host(_load(learner_ref), n_features, seed, hp)
+            result = getattr(host, op)(*args)
+            if isinstance(result, np.ndarray):
+                _reply(conn, {"ok": True, "kind": "array", "snapshot_error": host.snapshot_error},
+                       result.astype(np.float64).tobytes())
+            elif isinstance(result, bytes):
+                _reply(conn, {"ok": True, "kind": "bytes", "snapshot_error": host.snapshot_error}, result)
+            else:
+                _reply(conn, {"ok": True, "kind": "json", "value": result, "snapshot_error": host.snapshot_error})
+        except LearnerFault as f:
+            _reply(conn, {"ok": False, "step": f.step, "message": f.message, "log": f.log})
+        except BaseException as err:  # noqa: BLE001 - SystemExit, MemoryError, anything: report, then stop
+            what = (f"the learner called sys.exit({err.code!r})" if isinstance(err, SystemExit)
+                    else f"{type(err).__name__}: {' '.join(str(err).split())}")
+            try:
+                _reply(conn, {"ok": False, "step": None, "message": f"{what} during {op}", "log": traceback.format_exc()})
+            finally:
+                os._exit(1)
+
+
+def _release_fork_server() -> None:
+    """Close this child's copy of the fork server's keep-alive pipe: the server then exits when the
+    evaluator does (not when its last child does), and the parent-death signal reaches this child."""
+    try:
+        from multiprocessing import forkserver
+
+        fd = forkserver._forkserver._forkserver_alive_fd  # type: ignore[attr-defined]
+        if fd is not None:
+            os.close(fd)
+            forkserver._forkserver._forkserver_alive_fd = None  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        pass
+
+
+def _watch_parent(pid: int) -> None:
+    """Second line of defence: exit when the evaluator is gone (checked every second)."""
+    while _parent_alive(pid):
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _parent_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def _reply(conn: Any, header: dict[str, Any], payload: bytes | None = None) -> None:
+    conn.send_bytes(json.dumps(header).encode())
+    if payload is not None:
+        conn.send_bytes(payload)
+
+
+# -- the parent side -----------------------------------------------------------------------------------
+_LIVE: weakref.WeakSet[ChildHost] = weakref.WeakSet()
+_CONTEXT: Any = None
+
+
+def _context() -> Any:
+    global _CONTEXT
+    if _CONTEXT is None:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            _CONTEXT = multiprocessing.get_context("forkserver")
+            _CONTEXT.set_forkserver_preload(PRELOAD)
+        else:  # pragma: no cover - platforms without fork (Windows)
+            _CONTEXT = multiprocessing.get_context("spawn")
+    return _CONTEXT
+
+
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Start a child without re-running the caller's main script in it.
+
+    multiprocessing re-executes a script ``__main__`` in every child (for pickles that name it); a
+    learner process needs none of it (factories travel by value), and a script's imports would cost
+    every run seconds. Naming the main module ``__main__`` makes the child leave it alone.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield
+        return
+    main.__spec__ = types.SimpleNamespace(name="__main__")  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
+def _kill_all() -> None:
+    for host in list(_LIVE):
+        host.close()
+
+
+atexit.register(_kill_all)
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(code).name
+    except ValueError:
+        return f"signal {code}"
+
+
+def _arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
+
+
+class ChildHost:
+    """The run's learner in a child process; the same interface as :class:`LocalHost`."""
+
+    def __init__(self, learner_ref: bytes | str, n_features: int, seed: int, hp: dict[str, Any],
+                 limits: Limits = Limits()) -> None:
+        ctx = _context()
+        self.limits = limits
+        self.snapshot_error: str | None = None
+        self._conn, child_conn = ctx.Pipe(duplex=True)
+        self._proc = ctx.Process(target=_child_main, name="oscbench-learner", daemon=False,
+                                 args=(child_conn, learner_ref, n_features, seed, hp, limits.memory_limit, os.getpid()))
+        with _main_not_reimported():
+            self._proc.start()
+        child_conn.close()
+        _LIVE.add(self)
+        self._cpu0: float | None = None
+        self._cpu = 0.0
+        self._ps: Any = None
+        try:
+            import psutil  # type: ignore[import-untyped]
+
+            self._ps = psutil.Process(self._proc.pid)
+        except Exception:  # noqa: BLE001 - no psutil, or the child already gone: measured as 0
+            self._ps = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    # -- the interface ------------------------------------------------------------------------------
+    def build(self) -> int:
+        return int(self._request("build", (), None))
+
+    def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray:
+        c0 = self._child_cpu()
+        try:
+            return self._request("run", (start, *_arrays(xs, cs, gs), use_run), start, n=len(cs))
+        finally:
+            self._cpu += max(0.0, self._child_cpu() - c0)
+
+    def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+        c0 = self._child_cpu()
+        try:
+            return self._request("run_split", (start, *_arrays(xs, cs, gs), list(cuts)), start, n=max(cuts))
+        finally:
+            self._cpu += max(0.0, self._child_cpu() - c0)
+
+    def replay(self, cuts: list[int]) -> np.ndarray:
+        return self._request("replay", (list(cuts),), None, n=max(cuts))
+
+    def snapshot(self) -> bytes | None:
+        out = self._request("snapshot", (), None)
+        return out if isinstance(out, bytes) else None
+
+    def restore(self, data: bytes) -> None:
+        self._request("restore", (data,), None)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the child during run requests, as the kernel counts them for its pid."""
+        return self._cpu
+
+    def close(self) -> None:
+        _LIVE.discard(self)
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join(5)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _child_cpu(self) -> float:
+        if self._ps is None:
+            return 0.0
+        try:
+            t = self._ps.cpu_times()
+            return float(t.user + t.system)
+        except Exception:  # noqa: BLE001 - the child exited
+            return 0.0
+
+    def _request(self, op: str, args: tuple[Any, ...], step: int | None, n: int | None = None) -> Any:
+        timeout = self.limits.timeout
+        try:
+            self._conn.send((op, args))
+            if not self._conn.poll(timeout):
+                self.close()
+                raise LearnerFault(step, f"the learner gave no answer within {timeout:g} s ({op}); it was stopped "
+                                         "(raise the limit with --timeout SECONDS)")
+            header = json.loads(self._conn.recv_bytes())
+            if header.get("ok") and header.get("kind") in ("array", "bytes"):
+                payload = self._conn.recv_bytes()
+        except (EOFError, OSError, ValueError):
+            raise self._died(op, step) from None
+        if not header.get("ok"):
+            msg = str(header.get("message"))
+            if "MemoryError" in msg and self.limits.memory_limit:
+                msg += f" (the learner process is limited to {self.limits.memory_limit / 2**30:g} GiB; --memory-limit)"
+            raise LearnerFault(header.get("step") if header.get("step") is not None else step, msg, header.get("log"))
+        kind = header.get("kind")
+        self.snapshot_error = header.get("snapshot_error")
+        if kind == "array":
+            if len(payload) != 8 * int(n or 0):
+                raise LearnerFault(step, f"the learner process returned {len(payload)} bytes for {n} predictions")
+            return np.frombuffer(payload, dtype=np.float64).copy()
+        if kind == "bytes":
+            return payload
+        return header.get("value")
+
+    def _died(self, op: str, step: int | None) -> LearnerFault:
+        self._proc.join(5)
+        code = self._proc.exitcode
+        _LIVE.discard(self)
+        if code is None:
+            self.close()
+            why = "closed its pipe"
+        elif code < 0:
+            why = f"was killed by {_signal_name(-code)}"
+            if -code == signal.SIGKILL:
+                why += " (the kernel's out-of-memory killer sends SIGKILL, as does kill -9)"
+        else:
+            why = f"exited with code {code}"
+        return LearnerFault(step, f"the learner process {why} during {op}")
+
+
+def _host(loaded: Any, n_features: int, seed: int, hp: dict[str, Any]) -> LocalHost:
+    return LocalHost(lambda: loaded.build(n_features, seed, hp))
+
+
+def start_host(loaded: Any, n_features: int, seed: int, hp: dict[str, Any], *, isolate: bool,
+               limits: Limits = Limits(), learner_ref: bytes | str | None = None) -> LocalHost | ChildHost:
+    """A host for one run: a child process (``isolate``; it loads ``learner_ref``, a spec string or a
+    cloudpickled LoadedLearner) or this process (``loaded``)."""
+    if not isolate:
+        return _host(loaded, n_features, seed, hp)
+    assert learner_ref is not None
+    return ChildHost(learner_ref, n_features, seed, hp, limits)
