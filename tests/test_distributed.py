@@ -225,7 +225,7 @@ def test_workers_option_is_checked():
         pass
 
 
-def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path):
+def test_ctrl_c_keeps_finished_records_exits_130_and_the_printed_command_continues(tmp_path):
     """Ctrl-C in a terminal: SIGINT to the whole process group (client and local-cluster workers)."""
     marks, out = tmp_path / "marks", tmp_path / "out"
     marks.mkdir()
@@ -258,15 +258,23 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_prints_the_command(tmp_path
     assert len(kept) == 2                                   # the two finished runs, nothing of the others
     for s in (2, 3):
         (marks / f"hold-seed-{s}").unlink()
+    # nothing of the evaluation outlives it (workers, learner processes)
+    time.sleep(2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)
+    # the printed command continues: the finished runs are kept (not run again), the others run
+    calls = {s: (marks / f"seed-{s}.calls").read_text() for s in (0, 1)}
+    before = [p.read_bytes() for p in kept]
+    again = subprocess.run([sys.executable, "-m", "oscbench.cli", *resume[1:]], cwd=REPO, capture_output=True,
+                           text=True, timeout=TIMEOUT * 2, check=False)
+    assert again.returncode == 0, again.stderr
+    assert {s: (marks / f"seed-{s}.calls").read_text() for s in (0, 1)} == calls
+    assert [p.read_bytes() for p in kept] == before
     from oscbench.benchmark.records import read_record
 
     serial = evaluate(LEARNER, seeds=[0, 1, 2, 3], n_steps=8000, progress=False,
                       hyperparameters={"mark_dir": str(marks), "pause": 0.1})
     by_seed = {r["seed"]: r for r in serial.records}
-    got = [read_record(p) for p in kept]
-    assert sorted(r["seed"] for r in got) == [0, 1]
+    got = [read_record(p) for p in sorted(out.glob("*.json"))]
+    assert sorted(r["seed"] for r in got) == [0, 1, 2, 3]
     _assert_same_records([by_seed[r["seed"]] for r in got], got)
-    # nothing of the evaluation outlives it (workers, learner processes)
-    time.sleep(2)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(proc.pid, 0)
