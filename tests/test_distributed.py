@@ -72,11 +72,16 @@ def test_serial_and_two_workers_write_identical_records(tmp_path, cluster):
     assert all(not i["daemon"] and i["threads"]["NUMBA_NUM_THREADS"] == "1" for i in infos.values())
 
 
-def _kill_worker_when_busy(client, mark: Path, run_index: int, killed: list) -> None:
-    """Once run ``run_index`` has scored two chunks, SIGKILL the worker process executing it."""
+def _full_chunks(mark: Path, size: int = 1000) -> int:
+    """Calls of run() on a whole chunk (the whole-run causality checks replay shorter prefixes)."""
+    return mark.read_text().split().count(str(size))
+
+
+def _kill_worker_when_busy(client, mark: Path, run_index: int, killed: list, chunks: int = 2) -> None:
+    """Once run ``run_index`` has scored ``chunks`` chunks, SIGKILL the worker process executing it."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
-        if mark.exists() and len(mark.read_text().split()) >= 2:
+        if mark.exists() and _full_chunks(mark) >= chunks:
             for addr, keys in client.processing().items():
                 if any(str(k).endswith(f"-{run_index}") for k in keys):
                     pid = client.run(os.getpid, workers=[addr])[addr]
@@ -86,26 +91,28 @@ def _kill_worker_when_busy(client, mark: Path, run_index: int, killed: list) -> 
         time.sleep(0.05)
 
 
-def test_a_worker_killed_mid_run_is_retried_and_records_stay_identical(tmp_path, cluster):
+def test_a_worker_killed_mid_run_is_retried_from_its_checkpoint_and_records_stay_identical(tmp_path, cluster):
     marks = tmp_path / "marks"
     marks.mkdir()
     hp = {"step_size": 0.01, "mark_dir": str(marks), "pause": 0.4}
     common = {"task": "trace-patterning-v1", "seeds": [0, 1], "n_steps": 8000, "progress": False,
-              "hyperparameters": hp, "chunk_steps": 1000}
+              "hyperparameters": hp, "chunk_steps": 1000, "checkpoint_every": 2000}
     serial = evaluate(LEARNER, out_dir=tmp_path / "serial", **common)
     assert serial.ok
     shutil.rmtree(marks)
     marks.mkdir()
     killed: list = []
-    killer = threading.Thread(target=_kill_worker_when_busy, args=(cluster, marks / "seed-1.calls", 1, killed))
+    killer = threading.Thread(target=_kill_worker_when_busy, args=(cluster, marks / "seed-1.calls", 1, killed, 4))
     killer.start()
     dist = evaluate(LEARNER, out_dir=tmp_path / "dist", client=cluster, **common)
     killer.join()
     assert killed, "the test never saw the run under way"
     assert dist.ok
     _assert_same_records(serial.records, dist.records)
-    # seed 1 really ran twice: its first attempt died after two chunks, the retry ran all 8
-    assert len((marks / "seed-1.calls").read_text().split()) >= 8 + 2
+    # seed 1 ran twice: its first attempt died after 4 (at most 5) of its 8 chunks, after the checkpoint
+    # at step 2000 (or 4000); the retry continued from that checkpoint instead of running all 8 again
+    calls = _full_chunks(marks / "seed-1.calls")
+    assert 4 + 4 <= calls <= 5 + 6
     cluster.wait_for_workers(2, timeout=TIMEOUT)   # the nanny restarted the killed worker
 
 
