@@ -294,17 +294,19 @@ class _Reporter:
         from distributed import get_worker
 
         self.worker, self.topic, self.run = get_worker(), topic, run
-        self.pending, self.last = 0, time.monotonic()
+        self.pending, self.last, self.error = 0, time.monotonic(), float("nan")
         self.worker.log_event(topic, {"run": run, "event": "start"})
 
-    def __call__(self, n_steps: int, running_error: float = 0.0) -> None:
+    def __call__(self, n_steps: int, running_error: float = float("nan")) -> None:
         self.pending += int(n_steps)
+        self.error = float(running_error)
         if time.monotonic() - self.last >= REPORT_EVERY:
             self.flush()
 
     def flush(self) -> None:
         if self.pending:
-            self.worker.log_event(self.topic, {"run": self.run, "event": "steps", "steps": self.pending})
+            self.worker.log_event(self.topic, {"run": self.run, "event": "steps", "steps": self.pending,
+                                               "error": self.error})
             self.pending, self.last = 0, time.monotonic()
 
 
@@ -363,8 +365,8 @@ def _run_serial(spec: RunSpec, i: int, view: ProgressView | None) -> RunOutcome:
         return evaluator.execute(spec, progress=False)
     view.start(i)
 
-    def report(n_steps: int, running_error: float = 0.0) -> None:
-        view.advance(i, n_steps)
+    def report(n_steps: int, running_error: float = float("nan")) -> None:
+        view.advance(i, n_steps, running_error)
 
     outcome = evaluator.execute(spec, progress=report)
     _report_done(view, i, outcome)
@@ -392,7 +394,7 @@ def _run_cluster(specs: Sequence[RunSpec], client: Client, view: ProgressView | 
             if msg.get("event") == "start":
                 view.start(msg["run"])
             elif msg.get("event") == "steps":
-                view.advance(msg["run"], msg["steps"])
+                view.advance(msg["run"], msg["steps"], msg.get("error", float("nan")))
 
         client.subscribe_topic(topic, on_event)
     ours = identity()

@@ -244,7 +244,7 @@ class RunOutcome:
 
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
              seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
-             out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
+             out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool | ProgressFn = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
              chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
              memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
@@ -264,7 +264,9 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
         out_dir: directory for the records (``<stem>.json``) and failure logs (``<stem>.log``);
             None writes nothing.
         n_steps: override the preset's run length (the record's preset then reads ``custom``).
-        progress: show the progress bar (runs done / running / failed, steps/s, ETA).
+        progress: show the progress bar (runs done / running / failed, steps/s, ETA); or a callable
+            ``progress(n_steps, running_error)`` told the steps every run scores (no bar; on a cluster it
+            is called from the client's event thread).
         dataset: read the stream from this dataset file (or a mapping seed -> file for trace
             patterning, game -> file for Atari) instead of generating/locating it.
         chunk_steps: steps handed to the learner per call (and per causality-check snapshot);
@@ -303,7 +305,7 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
 
 
 def run_batch(specs: list[RunSpec], *, workers: int = 1, scheduler: str | None = None, client: Any = None,
-              retries: int | None = None, progress: bool = True,
+              retries: int | None = None, progress: bool | ProgressFn = True,
               results: EvaluationResults | None = None) -> list[RunOutcome]:
     """Execute ``specs`` where asked (:mod:`oscbench.benchmark.distributed`) under one progress bar.
 
@@ -312,12 +314,14 @@ def run_batch(specs: list[RunSpec], *, workers: int = 1, scheduler: str | None =
     from oscbench.benchmark import distributed
     from oscbench.benchmark.progress import ProgressView
 
-    note = tqdm.write if progress else None
+    listener = progress if callable(progress) else None
+    show = progress is True
+    note = tqdm.write if show else None
     with distributed.connect(workers, scheduler, client, note=note,
                              retries=distributed.DEFAULT_RETRIES if retries is None else retries) as c:
         expected = specs[0].load().source_sha256 if c is not None and specs[0].learner is not None else None
-        with ProgressView(len(specs), max(s.steps for s in specs), enabled=progress,
-                          dashboard=distributed.dashboard_link(c)) as view:
+        with ProgressView(len(specs), max(s.steps for s in specs), enabled=show,
+                          dashboard=distributed.dashboard_link(c), listener=listener) as view:
             outcomes = distributed.run_specs(specs, client=c, view=view, learner_sha256=expected)
         if results is not None:
             results.execution = {"workers": workers if c is None or (client is None and scheduler is None)

@@ -12,7 +12,7 @@ opened, and the ETA is the remaining steps at that rate. Reports come from the s
 through the client (:mod:`oscbench.benchmark.distributed`).
 
 The view is thread-safe (the Dask client delivers worker reports on its own thread) and silent when
-disabled, e.g. ``--quiet`` or ``--json``.
+disabled (``--quiet``); a ``listener`` (the Python API's callable ``progress``) is told every report.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -62,9 +62,9 @@ class ProgressView:
     """The aggregate bar over ``n_runs`` runs of ``steps_per_run`` learner-steps each."""
 
     def __init__(self, n_runs: int, steps_per_run: int, *, enabled: bool = True, dashboard: str | None = None,
-                 file: TextIO | None = None) -> None:
+                 file: TextIO | None = None, listener: Callable[[int, float], None] | None = None) -> None:
         self.n_runs, self.steps_per_run = int(n_runs), int(steps_per_run)
-        self.dashboard = dashboard
+        self.dashboard, self.listener = dashboard, listener
         self._lock = threading.Lock()
         self._pos: dict[Hashable, int] = {}       # run -> latest reported step (running runs)
         self._finished: set[Hashable] = set()
@@ -85,14 +85,16 @@ class ProgressView:
                 self._pos[run] = 0
         self.refresh()
 
-    def advance(self, run: Hashable, n_steps: int) -> None:
-        """Run ``run`` has scored ``n_steps`` more steps."""
+    def advance(self, run: Hashable, n_steps: int, running_error: float = math.nan) -> None:
+        """Run ``run`` has scored ``n_steps`` more steps (its running error is passed to the listener)."""
         n = max(0, int(n_steps))
         with self._lock:
             if run in self._finished:
                 return
             self._computed += n
             self._pos[run] = min(self._pos.get(run, 0) + n, self.steps_per_run)
+        if self.listener is not None:
+            self.listener(n, running_error)
         self.refresh()
 
     def finish(self, run: Hashable, ok: bool) -> None:
