@@ -219,17 +219,23 @@ def parse_hp_pairs(pairs: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file's contents; a one-line ConfigError naming ``what`` (e.g. "sweep file") when it cannot."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist; give a TOML file.") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {what} {path} ({err}).") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{what} {path} is not valid TOML ({err}); fix it.") from None
+
+
 def read_hp_file(path: str | Path) -> dict[str, Any]:
     """Hyper-parameters from a TOML file: its ``[hyperparameters]`` table if present, else its top level."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"hyper-parameter file {path} does not exist; give a TOML file.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read hyper-parameter file {path} ({err}).") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"hyper-parameter file {path} is not valid TOML ({err}); fix it.") from None
+    data = read_toml(path, "hyper-parameter file")
     hp = data.get("hyperparameters", data)
     if not isinstance(hp, dict):
         raise ConfigError(f"{path}: [hyperparameters] must be a table of name = value.")

@@ -39,20 +39,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from oscbench.benchmark import evaluator, metrics, records, tasks
-from oscbench.benchmark.loading import parse_value
+from oscbench.benchmark.loading import parse_value, read_toml
 from oscbench.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 BEST_RULE = ("lowest mean NMSE among configurations without failed runs (Atari suite: IQM NMSE); "
              "configurations whose 95% CI overlaps the best's are tied, and the cheapest of them in "
@@ -173,14 +167,7 @@ class SweepFile:
 def read_sweep_file(path: str | Path) -> SweepFile:
     """Read a TOML sweep file (see the module docstring); one-line ConfigError on anything wrong."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"sweep file {path} does not exist; give a TOML file.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read sweep file {path} ({err}).") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"sweep file {path} is not valid TOML ({err}); fix it.") from None
+    data = read_toml(path, "sweep file")
     known = {"grid", "hyperparameters", "task", "preset", "seeds", "steps"}
     extra = sorted(set(data) - known)
     if extra:
