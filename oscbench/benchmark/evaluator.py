@@ -433,8 +433,12 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
             if run.show:
                 tqdm.write(f"kept {run.name}: finished earlier with the same code, hyper-parameters and data")
             return RunOutcome(done, reused=True)
-    host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
-                                learner_ref=_learner_ref(spec))
+    try:
+        host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
+                                    learner_ref=_learner_ref(spec))
+    except OSError as err:
+        return run.fail("load", None, f"could not start the learner process ({err}); free resources, or run "
+                                      "with --no-isolate", None)
     try:
         return run.drive(host)
     finally:

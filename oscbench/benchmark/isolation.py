@@ -46,6 +46,8 @@ from oscbench.benchmark.guard import LearnerFault, call, run_checked
 
 DEFAULT_TIMEOUT = 600.0                 # seconds a learner may take for one request (a chunk, a build)
 DEFAULT_MEMORY_LIMIT = 8 * 1024 ** 3    # bytes of address space of a learner process
+MAX_HEADER_BYTES = 1 << 20              # a reply header (JSON; a failure's traceback included)
+MAX_SNAPSHOT_BYTES = 1 << 32            # a learner snapshot handed to the evaluator (checkpoints)
 PRELOAD = ["oscbench.benchmark.warm"]   # imported once by the fork server: numpy, numba, the kernels
 
 
@@ -221,12 +223,13 @@ def _child_main(conn: Any, learner_ref: bytes | str, n_features: int, seed: int,
             else:
                 _reply(conn, {"ok": True, "kind": "json", "value": result, "snapshot_error": host.snapshot_error})
         except LearnerFault as f:
-            _reply(conn, {"ok": False, "step": f.step, "message": f.message, "log": f.log})
+            _reply(conn, {"ok": False, "step": f.step, "message": f.message[:2000], "log": (f.log or "")[-100_000:]})
         except BaseException as err:  # noqa: BLE001 - SystemExit, MemoryError, anything: report, then stop
             what = (f"the learner called sys.exit({err.code!r})" if isinstance(err, SystemExit)
                     else f"{type(err).__name__}: {' '.join(str(err).split())}")
             try:
-                _reply(conn, {"ok": False, "step": None, "message": f"{what} during {op}", "log": traceback.format_exc()})
+                _reply(conn, {"ok": False, "step": None, "message": f"{what} during {op}"[:2000],
+                              "log": traceback.format_exc()[-100_000:]})
             finally:
                 os._exit(1)
 
@@ -351,7 +354,11 @@ class ChildHost:
 
     # -- the interface ------------------------------------------------------------------------------
     def build(self) -> int:
-        return int(self._request("build", (), None))
+        flops = self._request("build", (), None)
+        if isinstance(flops, bool) or not isinstance(flops, int) or flops <= 0:
+            self.close()
+            raise LearnerFault(None, "the learner process sent a malformed reply to build")
+        return flops
 
     def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray:
         c0 = self._child_cpu()
@@ -409,18 +416,28 @@ class ChildHost:
                 self.close()
                 raise LearnerFault(step, f"the learner gave no answer within {timeout:g} s ({op}); it was stopped "
                                          "(raise the limit with --timeout SECONDS)")
-            header = json.loads(self._conn.recv_bytes())
+            header = json.loads(self._conn.recv_bytes(MAX_HEADER_BYTES))
+            if not isinstance(header, dict):
+                raise TypeError("not a header")
             if header.get("ok") and header.get("kind") in ("array", "bytes"):
-                payload = self._conn.recv_bytes()
-        except (EOFError, OSError, ValueError):
+                # a learner cannot make the evaluator allocate more than the answer needs
+                payload = self._conn.recv_bytes(8 * int(n) if header["kind"] == "array" and n is not None
+                                                else MAX_SNAPSHOT_BYTES)
+        except (EOFError, OSError):
             raise self._died(op, step) from None
+        except (TypeError, ValueError, KeyError):   # a learner may write to its end of the pipe itself
+            self.close()
+            raise LearnerFault(step, f"the learner process sent a malformed reply to {op}") from None
         if not header.get("ok"):
-            msg = str(header.get("message"))
+            msg = str(header.get("message"))[:2000]
             if "MemoryError" in msg and self.limits.memory_limit:
                 msg += f" (the learner process is limited to {self.limits.memory_limit / 2**30:g} GiB; --memory-limit)"
-            raise LearnerFault(header.get("step") if header.get("step") is not None else step, msg, header.get("log"))
+            at, log = header.get("step"), header.get("log")
+            at = at if isinstance(at, int) and not isinstance(at, bool) and at >= 0 else step
+            raise LearnerFault(at, msg, log if isinstance(log, str) else None)
         kind = header.get("kind")
-        self.snapshot_error = header.get("snapshot_error")
+        why = header.get("snapshot_error")
+        self.snapshot_error = why[:300] if isinstance(why, str) else None
         if kind == "array":
             if len(payload) != 8 * int(n or 0):
                 raise LearnerFault(step, f"the learner process returned {len(payload)} bytes for {n} predictions")
