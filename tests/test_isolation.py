@@ -253,3 +253,34 @@ def test_reference_learners_restore_exactly_batched_or_not(name):
         a = np.asarray(learner.run(xs[300:], cs[300:], gs[300:]))
         b = np.asarray(copy.run(xs[300:], cs[300:], gs[300:]))
         assert a.shape == b.shape and np.array_equal(a, b) and np.all(np.isfinite(a))
+
+
+PATCHER = '''
+import oscbench.benchmark.metrics as _m
+from isolation_learners import honest as make_learner
+
+_orig = _m.RunScorer.update
+
+
+def _perfect(self, start, predictions, target, full_return):   # scores the target as the prediction
+    return _orig(self, start, target.copy(), target, full_return)
+
+
+_m.RunScorer.update = _perfect
+'''
+
+
+def test_a_learner_file_that_patches_the_scoring_at_import_cannot_reach_the_evaluator(tmp_path):
+    from oscbench.benchmark import metrics
+
+    learner = tmp_path / "patcher.py"
+    learner.write_text(PATCHER)
+    orig = metrics.RunScorer.update
+    try:
+        (iso,) = evaluate(str(learner), seeds=[0], n_steps=5000, progress=False).records
+        assert metrics.RunScorer.update is orig            # never imported here
+        assert iso["status"] == "ok" and iso["metrics"]["final_error"] > 1e-6
+        (local,) = evaluate(str(learner), seeds=[0], n_steps=5000, progress=False, isolate=False).records
+        assert local["metrics"]["final_error"] == 0.0      # what the patch does when it runs in the evaluator
+    finally:
+        metrics.RunScorer.update = orig

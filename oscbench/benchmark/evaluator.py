@@ -32,7 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, tasks
-from oscbench.benchmark.audit import WholeRunCheck, _flops_value, run_audit
+from oscbench.benchmark.audit import WholeRunCheck, run_audit
 from oscbench.benchmark.guard import LearnerFault, check_predictions
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
@@ -216,7 +216,7 @@ class RunSpec:
             assert isinstance(loaded, loading.LoadedLearner)
             return loaded
         assert self.learner is not None
-        return loading.load_learner(self.learner)
+        return loading.locate(self.learner) if self.isolate else loading.load_learner(self.learner)
 
 
 def pickle_learner(loaded: loading.LoadedLearner) -> bytes:
@@ -318,7 +318,14 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
         raise ConfigError(f"chunk_steps={chunk_steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"
     seed_list = _seed_list(seeds, p.seeds)
-    loaded = loading.load_learner(learner)
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
+    if memory_limit is not None and memory_limit <= 0:
+        raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
+    # isolated, a learner file's code never runs in this process (it could patch the scoring)
+    loaded = loading.locate(learner) if isolate else loading.load_learner(learner)
     hp = loaded.hyperparameters(t.kind, steps, hyperparameters or {})
     try:
         json.dumps(hp, allow_nan=False)
@@ -338,18 +345,15 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     if first_source is None:
         first_source = tasks.open_stream(t, game=games[0], seed=seed_list[0], n_steps=steps,
                                          dataset=_pick_dataset(dataset, t, games[0], seed_list[0]))
-    _refuse_over_budget(loaded, t, first_source.n_features, seed_list[0], hp)
-
-    if timeout is not None and not timeout > 0:
-        raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
-    if memory_limit is not None and memory_limit <= 0:
-        raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
-    if checkpoint_every is not None and checkpoint_every < 0:
-        raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
     if isinstance(learner, str):
         learner_spec, blob, obj = learner, None, None
     else:
         learner_spec, blob, obj = None, (pickle_learner(loaded) if isolate else None), (None if isolate else loaded)
+    probe = RunSpec(learner_spec, tasks.split_task_id(t.id)[0], games[0], p.name, preset_label, steps, seed_list[0],
+                    hp, None, None, chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
+                    memory_limit=memory_limit, learner_object=obj)
+    _refuse_over_budget(probe, loaded, t, first_source.n_features)
+
     task_id = tasks.split_task_id(t.id)[0]
     specs = []
     for game in games:
@@ -363,18 +367,23 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     return specs
 
 
-def _refuse_over_budget(loaded: loading.LoadedLearner, t: tasks.Task, n_features: int, seed: int,
-                        hp: Mapping[str, Any]) -> None:
+def _refuse_over_budget(spec: RunSpec, loaded: loading.LoadedLearner, t: tasks.Task, n_features: int) -> None:
+    """Build the first run's learner (in a learner process when isolated) and refuse it, before anything
+    runs, when it cannot be built or declares more FLOPs per step than the task's budget."""
+    host = isolation.start_host(loaded, n_features, spec.seed, dict(spec.hyperparameters), isolate=spec.isolate,
+                                limits=spec.limits, learner_ref=_learner_ref(spec))
     try:
-        first = loaded.build(n_features, seed, hp)
-    except OscbenchError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise ConfigError(f"learner {loaded.name} could not be built: {type(err).__name__}: {err}; "
-                          "fix the factory or its hyper-parameters.") from None
-    flops, why = _flops_value(first)
-    if flops is None:
-        raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.")
+        flops = host.build()
+    except LearnerFault as f:
+        why = f.message.removeprefix("the factory raised building the learner: ").removesuffix(" during build")
+        if why.startswith(("ConfigError: ", "DataError: ")):   # oscbench's own one-line refusals, as they are
+            raise ConfigError(why.split(": ", 1)[1]) from None
+        if f.step is None and "flops_per_step" in why:
+            raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.") from None
+        raise ConfigError(f"learner {loaded.name} could not be built: {why}; fix the factory or its "
+                          "hyper-parameters.") from None
+    finally:
+        host.close()
     if flops > t.budget_flops:
         raise ConfigError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
                           f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.")

@@ -198,6 +198,26 @@ def load_learner(spec: str | Callable[..., Any]) -> LoadedLearner:
                       "or package.module:factory.")
 
 
+def _not_loaded(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("this learner is located, not loaded, in this process; it runs in a learner process")
+
+
+def locate(spec: str | Callable[..., Any]) -> LoadedLearner:
+    """Like :func:`load_learner`, but a learner *file* is not imported here: its name and source digest
+    come from the file itself, and its code runs only in the learner's own process (isolation).
+    Baselines, modules and callables resolve as in :func:`load_learner`."""
+    if isinstance(spec, str):
+        m = re.match(r"^(.*\.py)(?::([A-Za-z_]\w*))?$", spec.strip())
+        if m:
+            path = Path(m.group(1)).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"learner file {path} does not exist; give path/to/file.py[:factory].")
+            factory_name = m.group(2) or DEFAULT_FACTORY
+            name = path.stem if factory_name == DEFAULT_FACTORY else f"{path.stem}:{factory_name}"
+            return LoadedLearner(spec.strip(), name, _not_loaded, path.resolve(), sha256_file(path))
+    return load_learner(spec)
+
+
 # -- hyper-parameters --------------------------------------------------------------------------------
 def parse_value(text: str) -> Any:
     """A ``--hp`` value: a TOML scalar or array if it parses as one, else the plain string."""
