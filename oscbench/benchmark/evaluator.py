@@ -1,21 +1,26 @@
 """The standard evaluator: any learner in, a comparable score with its provenance out.
 
-For each requested (game, seed) of a task and preset:
+:func:`plan` turns an evaluation into one picklable :class:`RunSpec` per (game, seed), after every
+up-front refusal (unknown task, preset or learner, bad hyper-parameters, a declared FLOP count over
+the task's budget: nothing runs then). :func:`run_one` executes one spec anywhere (this process, a
+Dask worker); :func:`evaluate` plans and runs the specs one after another. One run:
 
-1. build the stream of the run (:func:`oscbench.benchmark.tasks.open_stream`; trace patterning: the
-   stream of seed s, Atari: the fixed recorded pass, looped);
-2. refuse, before anything runs, a learner whose declared ``flops_per_step()`` exceeds the task's
-   budget (:class:`~oscbench.errors.ConfigError` naming both numbers);
-3. audit causality and determinism on the stream's prefix (:mod:`oscbench.benchmark.audit`); a learner
-   that fails is recorded as failed and not scored;
-4. run a fresh learner over every step (its ``run`` fast path when it has one), scoring
-   (V_t − G_t)² against the task target on every step (:class:`~oscbench.benchmark.metrics.RunScorer`);
+1. open the run's stream (:func:`oscbench.benchmark.tasks.open_stream`; trace patterning: the stream
+   of seed s, Atari: the fixed recorded pass, looped);
+2. start the learner's host (:mod:`oscbench.benchmark.isolation`): by default a child process that
+   sees only observations, cumulants and continuations; targets and scoring stay here;
+3. audit causality and determinism on the stream's prefix (:mod:`oscbench.benchmark.audit`);
+4. run the learner over every step in chunks, scoring (V_t − G_t)² against the task target on every
+   step (:class:`~oscbench.benchmark.metrics.RunScorer`), with the whole-run causality check on
+   snapshots taken before every chunk (:class:`~oscbench.benchmark.audit.WholeRunCheck`) and a
+   checkpoint every ``checkpoint_every`` steps (:mod:`oscbench.benchmark.checkpoint`);
 5. write one result record per run (:mod:`oscbench.benchmark.records`), atomically, as soon as the
-   run finishes -- so an interrupted evaluation keeps every finished run.
+   run finishes -- so an interrupted evaluation keeps every finished run and checkpoint, and the same
+   command continues it.
 
-A learner that raises, returns NaN/inf or a wrong shape fails only its own run: the record says
-``status: failed`` with the step, the message and a ``.log`` file (traceback) beside it; the other
-runs go on.
+A learner that raises, exits, is killed, hangs, runs out of memory, looks ahead or returns bad
+predictions fails only its own run: the record says ``status: failed`` with the stage, the step, the
+message and a ``.log`` file beside it; the other runs go on. See docs/isolation.md.
 """
 from __future__ import annotations
 
