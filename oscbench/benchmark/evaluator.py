@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, tasks
 from oscbench.benchmark.audit import WholeRunCheck, run_audit
 from oscbench.benchmark.guard import LearnerFault, check_predictions
+from oscbench.benchmark.seeds import resolve_seeds
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
 CHUNK_STEPS = 4096          # steps handed to the learner per call of run() (snapshotted before each)
@@ -101,7 +101,8 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 
 def format_table(summary: list[dict[str, Any]]) -> str:
     """The comparison table printed by ``oscbench evaluate`` and the quickstart."""
-    head = (f"{'learner':<14}{'task':<22}{'seeds':>6}  {'final error':>11}  {'NMSE [95% CI]':<26}"
+    w = max([14] + [len(g["learner"]) + 2 for g in summary])
+    head = (f"{'learner':<{w}}{'task':<22}{'seeds':>6}  {'final error':>11}  {'NMSE [95% CI]':<26}"
             f"{'lifetime':>10}{'FLOPs/step':>12}{'steps/CPU-s':>13}")
     rows = [head, "-" * len(head)]
     for g in summary:
@@ -110,38 +111,10 @@ def format_table(summary: list[dict[str, Any]]) -> str:
         ci = f"[{_fmt(n['ci_low'], 4)}, {_fmt(n['ci_high'], 4)}]" if n["ci_low"] is not None else ""
         seeds = f"{len(g['seeds'])}" + (f"+{len(g['failed_seeds'])}F" if g["failed_seeds"] else "")
         rate = g["steps_per_cpu_second"]["mean"]
-        rows.append(f"{g['learner']:<14}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "
+        rows.append(f"{g['learner']:<{w}}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "
                     f"{(_fmt(n['mean'], 4) + ' ' + ci):<26}{_fmt(g['lifetime_error']['mean']):>10}"
                     f"{g['flops_per_step']:>12,}{(f'{rate:,.0f}' if rate else '-'):>13}")
     return "\n".join(rows)
-
-
-def _seed_list(seeds: int | Iterable[int] | None, default: int) -> list[int]:
-    if seeds is None:
-        seeds = default
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds <= 0:
-            raise ConfigError(f"seeds={seeds}: give a positive number of seeds or a list of seeds.")
-        return list(range(int(seeds)))
-    out = [int(s) for s in seeds]  # type: ignore[union-attr]
-    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise ConfigError(f"seeds {out} are invalid; give distinct seeds >= 0 (e.g. --seeds 0-4 or 0,3,7).")
-    return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    """CLI seeds: ``0-4`` (inclusive range), ``0,3,7`` (list) or ``5`` (that one seed); mixes like ``0-2,9``."""
-    out: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            a, sep, b = part.partition("-")
-            out.extend(range(int(a), int(b) + 1) if sep else [int(a)])
-    except ValueError:
-        raise ConfigError(f"--seeds {text!r} is not a seed list; write e.g. 0-4 or 0,3,7.") from None
-    return _seed_list(out, 0)
 
 
 def _pick_dataset(dataset: Any, task: tasks.Task, game: str | None, seed: int) -> Any:
@@ -204,6 +177,7 @@ class RunSpec:
     learner_object: Any = field(default=None, repr=False, compare=False)   # unisolated callables only (unpickled)
     checkpoint_every: int | None = checkpoint.DEFAULT_EVERY
     resume: bool = True   # keep a finished run / continue a checkpoint of the same key found under ``out``
+    name: str | None = None   # the learner's name in records when the user chose one (``--name``)
 
     @property
     def limits(self) -> isolation.Limits:
@@ -221,7 +195,9 @@ class RunSpec:
             assert isinstance(loaded, loading.LoadedLearner)
             return loaded
         assert self.learner is not None
-        return loading.locate(self.learner) if self.isolate else loading.load_learner(self.learner)
+        if self.isolate:
+            return loading.locate(self.learner, name=self.name)
+        return loading.load_learner(self.learner, name=self.name)
 
 
 def pickle_learner(loaded: loading.LoadedLearner) -> bytes:
@@ -247,10 +223,11 @@ class RunOutcome:
 
 
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
-             seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
+             seeds: str | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+             chunk_steps: int | None = None, *, n_seeds: int | None = None, name: str | None = None,
+             isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
              memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
              checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> EvaluationResults:
     """Evaluate a learner on a standard task; return the result records (and write them to ``out_dir``).
@@ -261,7 +238,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             ``make_learner(n_features, *, seed, **hyperparameters)``.
         task: ``trace-patterning-v1``, ``atari-v1/<Game>`` or ``atari-v1`` (every game of the suite).
         preset: run length: ``smoke``, ``short`` or ``full`` (see ``oscbench tasks show``).
-        seeds: a count n (seeds 0..n−1) or a list of seeds; default: the preset's number of seeds.
+        seeds: which seeds: a list (``[0, 3, 7]``) or the CLI's text (``"0-4"``, ``"0,3,7"``, ``"5"``);
+            a bare integer is refused (see :mod:`oscbench.benchmark.seeds`).
+        n_seeds: how many seeds (seeds 0..n−1) instead; default: the preset's number of seeds.
+        name: the learner's name in records and on the board (default: the baseline, the file's stem,
+            or a callable's function/module name).
         hyperparameters: passed to the factory (baselines: on top of their reference config).
         out_dir: directory for the records (``<stem>.json``) and failure logs (``<stem>.log``);
             None writes nothing.
@@ -286,8 +267,9 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             FLOP count over the task's budget (nothing runs then).
     """
     specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
-                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, isolate=isolate,
-                 timeout=timeout, memory_limit=memory_limit, checkpoint_every=checkpoint_every, fresh=fresh)
+                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, n_seeds=n_seeds,
+                 name=name, isolate=isolate, timeout=timeout, memory_limit=memory_limit,
+                 checkpoint_every=checkpoint_every, fresh=fresh)
     results = EvaluationResults(task, specs[0].preset_label)
     for spec in specs:
         outcome = execute(spec, progress=progress)
@@ -300,10 +282,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
 
 
 def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
-         seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
+         seeds: str | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
          out_dir: str | Path | None = None, n_steps: int | None = None,
          dataset: str | Path | Mapping[Any, str | Path] | None = None,
-         chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+         chunk_steps: int | None = None, *, n_seeds: int | None = None, name: str | None = None,
+         isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
          memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
          checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> list[RunSpec]:
     """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
@@ -322,7 +305,7 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     if chunk_steps <= 0:
         raise ConfigError(f"chunk_steps={chunk_steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"
-    seed_list = _seed_list(seeds, p.seeds)
+    seed_list = resolve_seeds(seeds, n_seeds, default=p.seeds)
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
     if memory_limit is not None and memory_limit <= 0:
@@ -330,7 +313,7 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     if checkpoint_every is not None and checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
     # isolated, a learner file's code never runs in this process (it could patch the scoring)
-    loaded = loading.locate(learner) if isolate else loading.load_learner(learner)
+    loaded = loading.locate(learner, name=name) if isolate else loading.load_learner(learner, name=name)
     hp = loaded.hyperparameters(t.kind, steps, hyperparameters or {})
     try:
         json.dumps(hp, allow_nan=False)
@@ -368,7 +351,7 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
                                  None if ds is None else str(ds), None if out is None else str(out),
                                  chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
                                  memory_limit=memory_limit, learner_object=obj,
-                                 checkpoint_every=checkpoint_every, resume=not fresh))
+                                 checkpoint_every=checkpoint_every, resume=not fresh, name=name))
     return specs
 
 
@@ -427,19 +410,9 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
              source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
     game, preset_label, steps, seed = spec.game, spec.preset_label, spec.steps, spec.seed
     ref = _reference(p, steps, game)
-    record: dict[str, Any] = {
-        "schema_version": records.SCHEMA_VERSION,
-        "task": {"id": t.id, "version": t.version, "preset": preset_label, "game": game,
-                 "budget_flops": t.budget_flops, "gamma": t.gamma, "target": t.target, "window_steps": t.window_steps},
-        "dataset": dict(source.dataset),
-        "learner": {"spec": loaded.spec, "name": loaded.name, "hyperparameters": hp, "flops_per_step": 1,
-                    "source_sha256": loaded.source_sha256},
-        "seed": seed, "steps": steps, "status": "ok", "failure": None, "metrics": None, "curve": None,
-        "audit": {"causality": "not run", "determinism": "not run", "prefix_steps": 0},
-        "timing": {"wall_seconds": 0.0, "cpu_seconds": 0.0, "steps_per_cpu_second": None},
-        "provenance": records.provenance(loaded.source_sha256),
-        "created": "",
-    }
+    record: Any = records.new_record(t, preset=preset_label, game=game, dataset=source.dataset, seed=seed,
+                                     steps=steps, learner_spec=loaded.spec, learner_name=loaded.name,
+                                     hyperparameters=hp, source_sha256=loaded.source_sha256)
     run = _Run(t, spec, record, source, out, progress, ref, t.bin_steps(p, steps))
     if out is not None and spec.resume:
         done = checkpoint.finished_record(out / f"{run.stem}.json", run.key)
