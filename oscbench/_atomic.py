@@ -47,13 +47,25 @@ def atomic_path(path: Path, *, overwrite: bool = False) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically (used for JSON records, pages, ...)."""
-    with atomic_path(Path(path), overwrite=overwrite) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+def write_failed(path: Path, err: OSError) -> OscbenchError:
+    """The one-line error for a write to ``path`` that failed (full disk, file-size limit, I/O error)."""
+    return OscbenchError(f"cannot write {err.filename or path}: {err.strerror or err}; nothing was written there "
+                         "-- free some space or choose another location.")
+
+
+def write_bytes_atomic(path: Path, data: bytes | memoryview, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (used for JSON records, pages, dataset files, ...).
+
+    On a full disk (or any failed write) raises :func:`write_failed`'s one-line error; the temporary file
+    is removed, so neither a ``.partial`` nor a half-written file remains."""
+    try:
+        with atomic_path(Path(path), overwrite=overwrite) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError as err:
+        raise write_failed(Path(path), err) from None
     return Path(path)
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from oscbench import __version__
+from oscbench.benchmark.seeds import N_SEEDS_HELP as _N_SEEDS_HELP
+from oscbench.benchmark.seeds import SEEDS_HELP as _SEEDS_HELP
 from oscbench.errors import OscbenchError
 
 
@@ -67,9 +69,12 @@ def datasets() -> None:
 @click.option("--policy-file", type=click.Path(path_type=Path), default=None,
               help="Atari: replay this local action log instead of the downloaded one.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Atari suites: games generated in parallel.")
+@click.option("--with-floor", is_flag=True,
+              help="Trace patterning: also store `bayes_floor`, the Bayes-optimal prediction of the target per step.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {dataset id: file} (bars stay on stderr).")
 # [atari-generate-options]
 def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_patterns, gamma, output,
-                      overwrite, quiet, policy_file, jobs) -> None:
+                      overwrite, quiet, policy_file, jobs, with_floor, as_json) -> None:
     """Generate dataset NAME.
 
     NAME is `trace-patterning` (or an id such as trace-patterning/code-head-v1), `atari/<Game>-v1`,
@@ -92,24 +97,38 @@ def datasets_generate(name, steps, seed, preset, isi, iti, distractors, valid_pa
             raise ConfigError("--policy-file is for Atari datasets; trace patterning is generated, not replayed.")
         path = gen.generate_trace_patterning(output, config=config, seed=0 if seed is None else seed,
                                              n_steps=1_000_000 if steps is None else steps,
-                                             overwrite=overwrite, progress=not quiet)
-        click.echo(f"wrote {path}")
+                                             overwrite=overwrite, progress=not quiet, with_floor=with_floor)
+        if as_json:
+            from oscbench.datasets.format import DatasetFile
+
+            with DatasetFile(path, verify=False) as ds:
+                _dump_json({"datasets": {ds.dataset_id: str(path)}})
+        else:
+            click.echo(f"wrote {path}")
         return
     if name in ("atari", "atari-v1") or name.startswith("atari/"):
         from oscbench.datasets.atari.generate import generate_named
 
         trace_only = {"--steps": steps, "--seed": seed, "--preset": preset, "--isi": isi, "--iti": iti,
-                      "--distractors": distractors, "--valid-patterns": valid_patterns, "--gamma": gamma}
+                      "--distractors": distractors, "--valid-patterns": valid_patterns, "--gamma": gamma,
+                      "--with-floor": with_floor or None}
         given = [k for k, v in trace_only.items() if v is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} only apply to trace patterning; an Atari dataset's length and "
                               "content are set by its recorded action log (drop the option).")
-        for did, path in generate_named(name, policy_file=policy_file, jobs=jobs, output=output,
-                                        overwrite=overwrite, progress=not quiet).items():
-            click.echo(f"{did}: {path}")
+        _echo_datasets(generate_named(name, policy_file=policy_file, jobs=jobs, output=output,
+                                      overwrite=overwrite, progress=not quiet), as_json)
         return
     # [atari-generate]
     raise ConfigError(f"unknown dataset {name!r}; try `trace-patterning` or see `oscbench datasets list`.")
+
+
+def _echo_datasets(made: dict, as_json: bool) -> None:
+    if as_json:
+        _dump_json({"datasets": {did: str(path) for did, path in made.items()}})
+    else:
+        for did, path in made.items():
+            click.echo(f"{did}: {path}")
 
 
 @datasets.command("info")
@@ -153,13 +172,13 @@ def datasets_show(dataset_id, as_json) -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Games generated in parallel.")
 @click.option("--log-only", is_flag=True, help="Fetch the verified logs only; generate later.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {dataset id: file} (bars stay on stderr).")
+def datasets_download(dataset_id, all_, mirror, jobs, log_only, quiet, as_json) -> None:
     """Fetch a verified action log (atari/<Game>-v1, atari-v1 or --all) and generate its dataset."""
     from oscbench.datasets import registry
 
-    for did, path in registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
-                                       progress=not quiet).items():
-        click.echo(f"{did}: {path}")
+    _echo_datasets(registry.download(dataset_id, all_=all_, mirror=mirror, jobs=jobs, generate=not log_only,
+                                     progress=not quiet), as_json)
 
 
 @datasets.command("verify")
@@ -224,7 +243,8 @@ def _resume_command(params: dict, command: str = "evaluate") -> str:
     import shlex
 
     words = ["oscbench", command, params["learner"]]
-    flags = {"task": "--task", "preset": "--preset", "seeds": "--seeds", "hp_file": "--hp-file", "out_dir": "--out",
+    flags = {"task": "--task", "preset": "--preset", "seeds": "--seeds", "n_seeds": "--n-seeds", "name": "--name",
+             "hp_file": "--hp-file", "out_dir": "--out",
              "steps": "--steps", "dataset": "--dataset", "timeout": "--timeout", "memory_limit": "--memory-limit",
              "checkpoint_every": "--checkpoint-every", "sweep_file": "--file", "scheduler": "--scheduler"}
     for name, flag in flags.items():
@@ -252,7 +272,9 @@ def _interrupted(command: str = "evaluate") -> None:
 @click.argument("learner")
 @click.option("--task", default="trace-patterning-v1", show_default=True, help="trace-patterning-v1, atari-v1/<Game> or atari-v1 (suite).")
 @click.option("--preset", default="smoke", show_default=True, help="Run length: smoke, short or full.")
-@click.option("--seeds", default=None, help="Seeds: 0-4, 0,3,7 or 5 (default: the preset's count, from 0).")
+@click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: the preset's number of seeds, from 0.")
+@click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
+@click.option("--name", default=None, help="The learner's name in records and on the board (default: derived from LEARNER).")
 @click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Hyper-parameter (TOML value); repeatable.")
 @click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of hyper-parameters.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True, help="Directory for records and logs.")
@@ -266,18 +288,22 @@ def _interrupted(command: str = "evaluate") -> None:
 @click.option("--checkpoint-every", type=int, default=None, metavar="STEPS", help="Checkpoint each run every STEPS steps under --out (default 2000000; 0: never).")
 @click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
 @_execution_options
-def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps, dataset, as_json, quiet,
-                 no_isolate, timeout, memory_limit, checkpoint_every, fresh, workers, scheduler) -> None:
+def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file, out_dir, steps, dataset, as_json,
+                 quiet, no_isolate, timeout, memory_limit, checkpoint_every, fresh, workers, scheduler) -> None:
     from oscbench.benchmark import checkpoint, isolation
     from oscbench.benchmark.distributed import parse_workers
-    from oscbench.benchmark.evaluator import evaluate, parse_seeds
+    from oscbench.benchmark.evaluator import evaluate
     from oscbench.benchmark.loading import collect_hyperparameters
+    from oscbench.benchmark.seeds import resolve_seeds
 
     hp = collect_hyperparameters(hp_pairs, hp_file)
+    seed_list = resolve_seeds(seeds, n_seeds, default=0, seeds_name="--seeds", n_seeds_name="--n-seeds") \
+        if seeds is not None or n_seeds is not None else None
     try:
-        res = evaluate(learner, task=task, preset=preset, seeds=parse_seeds(seeds) if seeds else None,
-                       hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet, dataset=dataset,
-                       isolate=not no_isolate, timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
+        res = evaluate(learner, task=task, preset=preset, seeds=seed_list, name=name,
+                       hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet and not as_json,
+                       dataset=dataset, isolate=not no_isolate,
+                       timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
                        memory_limit=isolation.parse_size(memory_limit), fresh=fresh,
                        checkpoint_every=checkpoint.DEFAULT_EVERY if checkpoint_every is None else checkpoint_every,
                        workers=parse_workers(workers), scheduler=scheduler)
@@ -305,7 +331,8 @@ def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps
 @click.option("--preset", default=None, help="Run length: smoke, short or full [default: smoke, or the file's].")
 @click.option("--grid", "grid", multiple=True, metavar="NAME=V1,V2|A,B=a1:b1,a2:b2", help="One axis of the grid; repeatable.")
 @click.option("--file", "sweep_file", type=click.Path(path_type=Path), default=None, help="TOML sweep file.")
-@click.option("--seeds", default=None, help="Seeds: 0-4, 0,3,7 or 5 (default: the preset's count, from 0).")
+@click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: the preset's number of seeds, from 0.")
+@click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
 @click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Fixed hyper-parameter (TOML value); repeatable.")
 @click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of fixed hyper-parameters.")
 @click.option("--steps", type=int, default=None, help="Override the preset's run length.")
@@ -315,11 +342,10 @@ def evaluate_cmd(learner, task, preset, seeds, hp_pairs, hp_file, out_dir, steps
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
 @_execution_options
-def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, hp_pairs, hp_file, steps, out_dir, as_json, quiet,
-              fresh, workers, scheduler) -> None:
+def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, n_seeds, hp_pairs, hp_file, steps, out_dir, as_json,
+              quiet, fresh, workers, scheduler) -> None:
     from oscbench.benchmark import sweep as sw
     from oscbench.benchmark.distributed import parse_workers
-    from oscbench.benchmark.evaluator import parse_seeds
     from oscbench.benchmark.loading import collect_hyperparameters
 
     f = sw.read_sweep_file(sweep_file) if sweep_file else sw.SweepFile()
@@ -327,8 +353,8 @@ def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, hp_pairs, hp_file,
     hp = collect_hyperparameters(hp_pairs, hp_file, extra=f.hyperparameters)
     try:
         res = sw.sweep(learner, task=task or f.task or "trace-patterning-v1", preset=preset or f.preset or "smoke",
-                       grid=axes or None, hyperparameters=hp, seeds=parse_seeds(seeds) if seeds else f.seeds,
-                       n_steps=steps if steps is not None else f.steps, out_dir=out_dir, fresh=fresh,
+                       grid=axes or None, hyperparameters=hp, seeds=seeds if seeds else f.seeds,
+                       n_steps=steps if steps is not None else f.steps, out_dir=out_dir, fresh=fresh, n_seeds=n_seeds,
                        workers=parse_workers(workers), scheduler=scheduler, progress=not quiet,
                        note=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
@@ -381,7 +407,7 @@ def results_validate(files, as_json) -> None:
     """Check records (files or directories) against the schema and recompute what can be recomputed."""
     from oscbench.benchmark.records import validate_record
 
-    reports = [validate_record(p) for p in _record_paths(files)]
+    reports = [validate_record(p, stream=True) for p in _record_paths(files)]
     if as_json:
         _dump_json([r.to_dict() for r in reports])
     else:
@@ -458,13 +484,25 @@ def tasks_show(task_id, as_json) -> None:
 @cli.command("quickstart")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
 @click.option("--steps", type=int, default=None, help="Steps per run (default: the smoke preset, 200,000).")
-@click.option("--seeds", type=int, default=3, show_default=True, help="Number of seeds (0..N-1).")
+@click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: 0-2.")
+@click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (records, summary, plot, submit command).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def quickstart_cmd(out_dir, steps, seeds, quiet) -> None:
-    """Generate the trace-patterning stream, evaluate hybrid and T-BPTT, print the table, plot the curves."""
+def quickstart_cmd(out_dir, steps, seeds, n_seeds, as_json, quiet) -> None:
+    """Generate the trace-patterning stream, evaluate hybrid, T-BPTT and the example learner, print the
+    table, plot the curves and print the command that submits the example's records."""
     from oscbench.benchmark.quickstart import quickstart
+    from oscbench.errors import ConfigError
 
-    res = quickstart(out_dir, n_steps=steps, n_seeds=seeds, progress=not quiet, echo=click.echo)
+    if seeds is not None and seeds.strip().isdigit():
+        n = int(seeds)
+        raise ConfigError(f"--seeds {seeds} names seed {n} alone; the quickstart's --seeds no longer takes a count. "
+                          f"Write --n-seeds {n} for seeds 0-{max(n - 1, 0)}, or --seeds {n}-{n} for seed {n}.")
+    res = quickstart(out_dir, n_steps=steps, seeds=seeds, n_seeds=n_seeds, progress=not (quiet or as_json),
+                     echo=(lambda _text: None) if as_json else click.echo, seeds_name="--seeds",
+                     n_seeds_name="--n-seeds")
+    if as_json:
+        _dump_json(res.to_dict())
     if res.failed:
         raise _failed_runs_error(res.failed, Path(out_dir) / "records")
 
@@ -486,8 +524,9 @@ def _echo_problems(err) -> None:
 @click.option("--description", default=None, help="One paragraph about the learner.")
 @click.option("--command", "command_", default=None, help="The command that produced the records (kept with the entry).")
 @click.option("--supersede", is_flag=True, help="Replace an entry of the same name (the old one stays, marked superseded).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: the entry written, or the problems.")
 @_LB_ROOT
-def submit_cmd(records, name, authors, url, description, command_, supersede, root) -> None:
+def submit_cmd(records, name, authors, url, description, command_, supersede, as_json, root) -> None:
     """Validate one learner's RECORDS (files or directories) for one task and preset; write the entry."""
     from oscbench.leaderboard.submissions import submit
     from oscbench.leaderboard.validation import ValidationFailed
@@ -496,8 +535,17 @@ def submit_cmd(records, name, authors, url, description, command_, supersede, ro
         res = submit(list(records), name=name, authors=authors, url=url, description=description,
                      command=command_, supersede=supersede, root=root)
     except ValidationFailed as err:
+        if as_json:
+            _dump_json({"ok": False, "problems": err.problems})
         _echo_problems(err)
         raise SystemExit(2) from None
+    if as_json:
+        e = res.entry
+        _dump_json({"ok": True, "path": str(res.path), "superseded": str(res.superseded) if res.superseded else None,
+                    "name": e["name"], "task": e["task"]["id"], "preset": e["task"]["preset"],
+                    "learner": e["learner"]["name"], "games": e["games"], "seeds": len(e["records"]),
+                    "submitted": e["submitted"]})
+        return
     if res.superseded:
         click.echo(f"kept the previous entry as {res.superseded} (superseded)")
     click.echo(f"wrote {res.path}; commit it and run `oscbench leaderboard build`")
@@ -509,12 +557,17 @@ def leaderboard() -> None:
 
 
 @leaderboard.command("build")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_LB_ROOT
-def leaderboard_build(root) -> None:
+def leaderboard_build(as_json, root) -> None:
     """Write ROOT/README.md (tables) and the static site ROOT/site/ (all or nothing)."""
     from oscbench.leaderboard.site import build
 
     res = build(root)
+    if as_json:
+        _dump_json({"boards": res.boards, "entries": res.entries, "readme": str(res.readme),
+                    "site": str(res.site / "index.html"), "files": list(res.files)})
+        return
     click.echo(f"built {res.boards} boards from {res.entries} entries: {res.readme}, {res.site / 'index.html'}")
 
 

@@ -82,7 +82,7 @@ def test_interrupted_generation_leaves_no_file(tmp_path):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = b""
     deadline = time.monotonic() + 120
-    while b"kstep/s" not in seen and time.monotonic() < deadline:   # the replay has done 4,096+ steps
+    while b"kframe/s" not in seen and time.monotonic() < deadline:   # the replay has done 4,096+ frames
         ch = proc.stderr.read(1)
         if not ch:
             break

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import oscbench
-from oscbench.benchmark.evaluator import evaluate, parse_seeds
+from oscbench.benchmark.evaluator import evaluate
+from oscbench.benchmark.seeds import parse_seeds
 from oscbench.benchmark.records import validate_record
 from oscbench.datasets.trace_patterning import TracePatterningConfig, TracePatterningStream
 from oscbench.errors import ConfigError
@@ -101,7 +102,7 @@ def test_final_window_is_the_last_200k_steps():
 
 
 def test_records_on_disk_validate_and_match_returned(tmp_path):
-    res = evaluate(spec("linear_td"), seeds=2, n_steps=4000, out_dir=tmp_path, progress=False)
+    res = evaluate(spec("linear_td"), n_seeds=2, n_steps=4000, out_dir=tmp_path, progress=False)
     assert [p.name for p in res.paths] == sorted(p.name for p in tmp_path.glob("*.json"))
     for path, rec in zip(res.paths, res.records):
         assert validate_record(path).ok, validate_record(path).errors
@@ -117,7 +118,7 @@ def test_records_on_disk_validate_and_match_returned(tmp_path):
 
 def test_budget_refused_before_running(tmp_path):
     with pytest.raises(ConfigError) as err:
-        evaluate(spec("over_budget"), seeds=1, n_steps=1000, out_dir=tmp_path, progress=False)
+        evaluate(spec("over_budget"), n_seeds=1, n_steps=1000, out_dir=tmp_path, progress=False)
     msg = str(err.value)
     assert "1,000,000" in msg and "4,400" in msg and "\n" not in msg
     assert not list(tmp_path.iterdir())

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
+from oscbench.datasets import kinds
 from oscbench.datasets.format import DatasetFile, DatasetWriter, assemble_observations
 from oscbench.datasets.generate import generate_trace_patterning
 from oscbench.datasets.stream import concat_chunks
@@ -140,6 +141,11 @@ def test_not_a_dataset_and_missing_file(tmp_path):
         DatasetFile(tmp_path / "nope.h5")
 
 
+_TEST_KIND = kinds.register(kinds.KindSpec(
+    "test", "tests", layout=lambda params: [{"array": "observations", "op": "scale", "scale": 1.0}],
+    sources=frozenset({"observations"}), canonical=lambda attrs: {"dataset_id": "test/x-v1"}))
+
+
 def _writer(path, **kw):
     return DatasetWriter(path, dataset_id="test/x-v1", kind="test", generator="tests", params={}, seed=0, gamma=0.5,
                          step_arrays={"observations": ("u1", (2,)), "cumulants": ("<f4", ()),
@@ -178,17 +184,17 @@ def test_existing_output_refused_without_overwrite(tmp_path, trace_file):
 
 
 def test_killed_writer_leaves_nothing_under_the_final_name(tmp_path):
+    """Killed mid-generation: the file is built in memory and only written at the end, so nothing at all
+    (no final file, no .partial) is left in the directory."""
     out = tmp_path / "killed.h5"
-    code = ("from oscbench.datasets.generate import generate_trace_patterning as g;"
+    code = ("import sys; from oscbench.datasets.generate import generate_trace_patterning as g;"
+            "print('started', flush=True);"
             f"g({str(out)!r}, n_steps=200_000_000, progress=False)")
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
-        time.sleep(0.1)
-    time.sleep(1.0)  # mid-write
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(3.0)  # mid-generation (200M steps take about a minute)
     assert proc.poll() is None, "writer finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not out.exists()
-    leftovers = list(tmp_path.iterdir())
-    assert all(p.name.endswith(".partial") for p in leftovers)
+    proc.stdout.close()
+    assert not list(tmp_path.iterdir())

@@ -227,3 +227,60 @@ def test_numpy_predictions_are_compared_bitwise():
     b = a.copy()
     b[2] = np.nextafter(b[2], 1.0)
     assert _compare(a, b)[0] == 2 and _compare(a, a.copy())[0] is None
+
+
+@pytest.mark.parametrize("name", ["hybrid", "columnar", "constructive", "tbptt"])
+def test_every_reference_learner_passes_isolated_with_whole_run_checks(name):
+    (r,) = evaluate(name, seeds=[1], n_steps=12000, progress=False).records
+    assert r["status"] == "ok", r["failure"]
+    a = r["audit"]
+    assert a["causality"] == a["determinism"] == a["whole_run_causality"] == "passed"
+    assert a["snapshots"] == "ok" and a["whole_run_checks"] == 10 and a["leaderboard_eligible"] is True
+
+
+@pytest.mark.parametrize("name", ["hybrid", "columnar", "constructive", "tbptt"])
+def test_reference_learners_restore_exactly_batched_or_not(name):
+    from oscbench.baselines import make_batched, make_learner
+    from oscbench.benchmark import protocol
+
+    rng = np.random.default_rng(0)
+    xs = (rng.random((600, 6)) < 0.3).astype(np.float32)
+    cs = (rng.random(600) < 0.05).astype(np.float32)
+    gs = np.full(600, 0.9, dtype=np.float32)
+    for learner in (make_learner(name, 6, seed=3), make_batched(name, 6, [3, 4])):
+        learner.run(xs[:300], cs[:300], gs[:300])
+        copy = protocol.restore(learner, protocol.snapshot(learner))
+        a = np.asarray(learner.run(xs[300:], cs[300:], gs[300:]))
+        b = np.asarray(copy.run(xs[300:], cs[300:], gs[300:]))
+        assert a.shape == b.shape and np.array_equal(a, b) and np.all(np.isfinite(a))
+
+
+PATCHER = '''
+import oscbench.benchmark.metrics as _m
+from isolation_learners import honest as make_learner
+
+_orig = _m.RunScorer.update
+
+
+def _perfect(self, start, predictions, target, full_return):   # scores the target as the prediction
+    return _orig(self, start, target.copy(), target, full_return)
+
+
+_m.RunScorer.update = _perfect
+'''
+
+
+def test_a_learner_file_that_patches_the_scoring_at_import_cannot_reach_the_evaluator(tmp_path):
+    from oscbench.benchmark import metrics
+
+    learner = tmp_path / "patcher.py"
+    learner.write_text(PATCHER)
+    orig = metrics.RunScorer.update
+    try:
+        (iso,) = evaluate(str(learner), seeds=[0], n_steps=5000, progress=False).records
+        assert metrics.RunScorer.update is orig            # never imported here
+        assert iso["status"] == "ok" and iso["metrics"]["final_error"] > 1e-6
+        (local,) = evaluate(str(learner), seeds=[0], n_steps=5000, progress=False, isolate=False).records
+        assert local["metrics"]["final_error"] == 0.0      # what the patch does when it runs in the evaluator
+    finally:
+        metrics.RunScorer.update = orig

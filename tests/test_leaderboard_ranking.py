@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ from oscbench.leaderboard import entries as E
 from oscbench.leaderboard import plots, site
 from oscbench.leaderboard.aggregate import aggregate, probability_of_improvement
 from oscbench.leaderboard.ranking import assign_ranks, build_boards
-from oscbench.leaderboard.render_markdown import BEGIN, END, md_escape, safe_url
+from oscbench.leaderboard.render_markdown import BEGIN, END, board_text, md_escape, safe_url
 from oscbench.leaderboard.submissions import build_entry
 from oscbench.leaderboard.validation import check_entry
 
@@ -63,14 +64,28 @@ def test_mean_and_ci_equal_independent_computation() -> None:
     assert c["steps"][-1] == recs[0]["steps"] and len(c["steps"]) == len(recs[0]["curve"]["mse"])
 
 
-def test_ties_marked_against_the_leader() -> None:
+def test_rank_groups_are_chains_of_overlapping_intervals() -> None:
     rows = [{"name": n, "file": n, "s": s} for n, s in [
-        ("c", (0.50, 0.46, 0.55)), ("a", (0.40, 0.35, 0.45)), ("b", (0.43, 0.45, 0.47)),  # b: lo == leader's hi
-        ("d", (0.48, 0.451, 0.50)), ("e", None)]]
+        ("c", (0.50, 0.46, 0.55)), ("a", (0.40, 0.35, 0.45)), ("b", (0.43, 0.45, 0.47)),  # b: lo == a's hi
+        ("d", (0.48, 0.471, 0.50)),  # overlaps c only: joins a and b through c (chaining)
+        ("f", (0.70, 0.66, 0.72)), ("g", (0.71, 0.69, 0.75)),  # a second group, clear of the first
+        ("h", (0.90, 0.90, 0.90)),  # one seed: a zero-width interval, alone
+        ("e", None)]]
     ranked = assign_ranks(rows, "s")
-    got = [(r["name"], r["rank"], r["tied"], r["leader"]) for r in ranked]
-    assert got == [("a", 1, False, True), ("b", 1, True, False), ("d", 3, False, False), ("c", 4, False, False),
-                   ("e", None, False, False)]
+    got = [(r["name"], r["rank"], r["group"], r["tied"], r["leader"]) for r in ranked]
+    assert got == [("a", 1, 1, True, True), ("b", 1, 1, True, False), ("d", 1, 1, True, False),
+                   ("c", 1, 1, True, False), ("f", 5, 2, True, False), ("g", 5, 2, True, False),
+                   ("h", 7, 3, False, False), ("e", None, None, False, False)]
+    tied = {r["name"]: sorted(r["tied_with"]) for r in ranked}
+    assert tied == {"a": ["b"], "b": ["a", "c"], "c": ["b", "d"], "d": ["c"], "f": ["g"], "g": ["f"],
+                    "h": [], "e": []}
+    # a pair whose intervals overlap is never split across groups, and distinct groups never overlap
+    by = {r["name"]: r for r in ranked}
+    for x, y in itertools.combinations([r for r in ranked if r["rank"]], 2):
+        overlap = x["s"][1] <= y["s"][2] and y["s"][1] <= x["s"][2]
+        if overlap:
+            assert x["group"] == y["group"]
+    assert by["a"]["group"] != by["f"]["group"]
 
 
 def _entry(recs: list[dict], name: str, submitted: str = "2025-01-01", **kw) -> dict:
@@ -164,7 +179,7 @@ def test_escaping_in_markdown_and_html() -> None:
     assert md_escape("[a](javascript:x) *b*") == r"\[a\](javascript:x) \*b\*"
     row = {"name": "<b>n</b>", "url": "javascript:alert(1)", "learner": "x", "file": "f", "authors": ["<i>"],
            "description": "\"'><img src=x>", "hyperparameters": {}, "command": None}
-    cell = site._name_td(row)
+    cell = site._name_td(row, {})
     assert "<a " not in cell and "<b>" not in cell and "<img" not in cell and "<i>" not in cell
     assert "&lt;b&gt;n&lt;/b&gt;" in cell and "&quot;&#x27;&gt;&lt;img src=x&gt;" in cell
 
@@ -200,7 +215,8 @@ def test_build_is_deterministic_and_escapes(lb_root: Path, tmp_path: Path) -> No
     readme = (lb_root / "README.md").read_text()
     assert "<script>" not in readme and "&lt;script&gt;" in readme and BEGIN in readme and END in readme
     table = [l for l in readme.splitlines() if "Gamma" in l][0]
-    assert table.count("|") - table.count(r"\|") == 12  # the name's pipe does not add a column
+    head = [line for line in readme.splitlines() if line.startswith("| rank |")][0]
+    assert table.count("|") - table.count(r"\|") == head.count("|")  # the name's pipe does not add a column
     svg = (lb_root / "site/plots/trace-patterning-v1--smoke-curves.svg").read_text()
     assert "<script" not in svg and "<dc:date>" not in svg
 
@@ -234,3 +250,46 @@ def test_build_refuses_half_built_site(lb_root: Path, monkeypatch: pytest.Monkey
     with pytest.raises(OscbenchError, match="alpha.json is invalid .*tampered"):
         site.build(lb_root)
     assert _tree(lb_root) == before
+
+
+def test_show_reports_excess_over_the_bayes_floor(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from oscbench.cli import cli
+    from oscbench.datasets.trace_patterning import TracePatterningConfig, bayes_floor_score
+
+    root = tmp_path / "lb"
+    recs = make_records(3, 0.4, name="a")
+    _write(root, _entry(recs, "A"))
+    r = CliRunner().invoke(cli, ["leaderboard", "show", "--root", str(root)])
+    assert r.exit_code == 0, r.output
+    floor = np.mean([bayes_floor_score(TracePatterningConfig(), s, 200_000, 200_000).nmse for s in range(3)])
+    nmse = np.mean([x["metrics"]["nmse"] for x in recs])
+    lines = r.output.splitlines()
+    head = lines[1].split()
+    row = [line for line in lines if line.startswith("1 ")][0].split()
+    assert head[5] == "excess" and float(row[5]) == pytest.approx(nmse - floor, rel=2e-3)  # rank, name, NMSE, CI (2 tokens)
+    assert "not verified" in r.output and "Not for ranking: smoke preset" in r.output
+    assert f"NMSE {floor:.4g} on seeds 0–2" in r.output
+    r = CliRunner().invoke(cli, ["leaderboard", "show", "--json", "--root", str(root)])
+    (board,) = json.loads(r.output)
+    assert board["floor"]["nmse"] == pytest.approx(floor, rel=1e-12)
+    assert board["rows"][0]["excess_nmse"] == pytest.approx(nmse - floor, rel=1e-9)
+
+
+def test_verification_status_read_from_the_entry() -> None:
+    recs = make_records(3, 0.4, name="v")
+    cases = {"verified": {"status": "verified", "by": "ci"}, "failed": {"status": "failed"},
+             "odd": {"status": "Verified"}, "junk": "verified", "absent": None}
+    entries = []
+    for name, v in cases.items():
+        e = _entry(recs, name)
+        if v is not None:
+            e["verification"] = v
+        entries.append((Path(f"{name}.json"), e))
+    (board,) = build_boards(entries)
+    got = {r["name"]: r["verification"] for r in board["rows"]}
+    assert got == {"verified": "verified", "failed": "failed", "odd": "unverified", "junk": "unverified",
+                   "absent": "unverified"}
+    text = board_text(board)
+    assert "verified by re-execution" in text and "verification failed" in text and text.count("not verified") == 3

@@ -34,8 +34,12 @@ def test_scorer_matches_numpy_for_any_chunking(n, window_frac, bin_steps, cuts, 
     assert m["lifetime_error"] == pytest.approx(e.mean(), rel=1e-12)
     assert m["target_variance"] == pytest.approx(g[-w:].var(), rel=1e-12, abs=1e-15)
     assert m["final_error_full_return"] == pytest.approx(ef[-w:].mean(), rel=1e-12)
-    expect_bins = [e[i:i + bin_steps].mean() for i in range(0, n, bin_steps)]
+    # bins anchored at the run's end: the last bin ends at n, only the first may be shorter
+    ends = list(range(n, 0, -bin_steps))[::-1]
+    expect_bins = [e[max(0, end - bin_steps):end].mean() for end in ends]
     np.testing.assert_allclose(curve["mse"], expect_bins, rtol=1e-12)
+    if w % bin_steps == 0:   # so a window of whole bins is exactly the last bins, whatever n is
+        assert m["final_error"] == pytest.approx(np.mean(curve["mse"][-(w // bin_steps):]), rel=1e-12)
     assert m["running_window"]["steps"] == list(range(10, n + 1, 5))
     np.testing.assert_allclose(m["running_window"]["mse"], [e[i - 10:i].mean() for i in range(10, n + 1, 5)],
                                rtol=1e-9, atol=1e-12)

@@ -26,7 +26,8 @@ def real_records(tmp_path_factory):
 
 def test_schema_is_a_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(records.schema())
-    assert records.schema()["properties"]["schema_version"]["const"] == records.SCHEMA_VERSION
+    assert records.schema()["properties"]["schema_version"]["enum"] == list(records.READABLE_SCHEMA_VERSIONS)
+    assert records.SCHEMA_VERSION == max(records.READABLE_SCHEMA_VERSIONS)
 
 
 def test_real_records_validate(real_records):
@@ -70,7 +71,7 @@ def _tampered(rec, path, value):
     (("learner", "source_sha256"), "0" * 64, "source_sha256"),
     (("metrics", "window_steps"), 4000, "window_steps"),
     (("status",), "great", "status"),
-    (("schema_version",), 2, "schema_version"),
+    (("schema_version",), 3, "schema_version"),
     (("metrics", "final_error"), -1.0, "final_error"),
     (("metrics",), KeyError, "metrics"),
     (("extra_field",), 1, "extra_field"),

@@ -42,7 +42,7 @@ def specs_for(args: argparse.Namespace, steps: int | None = None, seeds: list[in
     tasks = [f"{args.task}/{g}" for g in args.games.split(",")] if args.games else [args.task]
     out = []
     for t in tasks:
-        out += evaluator.plan(args.learner, task=t, preset=args.preset, seeds=seeds or evaluator.parse_seeds(args.seeds),
+        out += evaluator.plan(args.learner, task=t, preset=args.preset, seeds=seeds or args.seeds,
                               n_steps=steps if steps is not None else args.steps)
     return out
 

@@ -42,10 +42,26 @@ def start_cost(reps: int) -> list[float]:
     return out
 
 
-def run_wall(learner: str, steps: int, isolate: bool) -> tuple[float, dict]:
-    (spec,) = evaluator.plan(learner, seeds=[0], n_steps=steps, isolate=isolate)
-    t0 = time.perf_counter()
+_CHILD_CPU = [0.0]
+_close = isolation.ChildHost.close
+
+
+def _close_counting(self: isolation.ChildHost) -> None:   # the learner process's CPU time, read before it stops
+    _CHILD_CPU[0] += self._child_cpu()
+    _close(self)
+
+
+isolation.ChildHost.close = _close_counting  # type: ignore[method-assign]
+
+
+def run_wall(learner: str, steps: int, isolate: bool, task: str = "trace-patterning-v1",
+             dataset: str | None = None) -> tuple[float, dict]:
+    """Wall seconds of one run, and its record with ``cpu_all``: this process's + the learner process's CPU."""
+    (spec,) = evaluator.plan(learner, task=task, seeds=[0], n_steps=steps, isolate=isolate, dataset=dataset)
+    _CHILD_CPU[0] = 0.0
+    t0, c0 = time.perf_counter(), time.process_time()
     rec = evaluator.run_one(spec)
+    rec["cpu_all"] = time.process_time() - c0 + _CHILD_CPU[0]
     return time.perf_counter() - t0, rec
 
 
@@ -89,19 +105,45 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--learners", default="hybrid,tbptt")
+    ap.add_argument("--atari", default=None, metavar="FILE",
+                    help="only: isolation overhead on atari-v1/Pong read from this dataset file (looped)")
     a = ap.parse_args()
+    if a.atari:
+        for learner in a.learners.split(","):
+            run_wall(learner, 5000, True, "atari-v1/Pong", a.atari)
+            iso, loc, recs, ciso, cloc = [], [], [], [], []
+            for _ in range(a.reps):
+                for isolate in (True, False):
+                    w, rec = run_wall(learner, a.steps, isolate, "atari-v1/Pong", a.atari)
+                    (iso if isolate else loc).append(w)
+                    (ciso if isolate else cloc).append(rec["cpu_all"])
+                    recs.append(rec)
+            mi, ml = statistics.median(iso), statistics.median(loc)
+            print(f"{learner} atari-v1/Pong: {a.steps} steps, CPU (evaluator + learner process) median isolated "
+                  f"{statistics.median(ciso):.3f} s, unisolated {statistics.median(cloc):.3f} s: "
+                  f"{100 * (statistics.median(ciso) / statistics.median(cloc) - 1):+.1f}%")
+            rep = statistics.median(r["audit"]["whole_run_replay_steps"] for r in recs)
+            print(f"{learner} atari-v1/Pong: {a.steps} steps, wall median isolated {mi:.3f} s, unisolated {ml:.3f} s, "
+                  f"isolation overhead {100 * (mi / ml - 1):+.1f}% (iso {[round(x, 2) for x in iso]}, local "
+                  f"{[round(x, 2) for x in loc]}); replayed steps median {rep:,.0f} ({100 * rep / a.steps:.1f}%); "
+                  f"{recs[0]['timing']['steps_per_cpu_second']:,.0f} steps/CPU-s")
+        return
     s = start_cost(a.reps + 1)
     print(f"start: first {s[0]:.3f} s (starts the fork server), then median {statistics.median(s[1:]) * 1e3:.1f} ms "
           f"per learner process (start + build hybrid + stop)")
     for learner in a.learners.split(","):
         run_wall(learner, 5000, True)     # warm caches
-        iso, loc, checks = [], [], []
+        iso, loc, checks, ciso, cloc = [], [], [], [], []
         for _ in range(a.reps):
             for isolate in (True, False):
                 w, rec = run_wall(learner, a.steps, isolate)
                 (iso if isolate else loc).append(w)
+                (ciso if isolate else cloc).append(rec["cpu_all"])
                 checks.append(rec["audit"]["whole_run_replay_steps"])
         mi, ml = statistics.median(iso), statistics.median(loc)
+        print(f"{learner}: {a.steps} steps, CPU (evaluator + learner process) median isolated "
+              f"{statistics.median(ciso):.3f} s, unisolated {statistics.median(cloc):.3f} s: "
+              f"{100 * (statistics.median(ciso) / statistics.median(cloc) - 1):+.1f}%")
         print(f"{learner}: {a.steps} steps, wall median isolated {mi:.3f} s, unisolated {ml:.3f} s, "
               f"isolation overhead {100 * (mi / ml - 1):+.1f}% (runs: iso {[round(x, 2) for x in iso]}, "
               f"local {[round(x, 2) for x in loc]})")

@@ -1,21 +1,26 @@
 """The standard evaluator: any learner in, a comparable score with its provenance out.
 
-For each requested (game, seed) of a task and preset:
+:func:`plan` turns an evaluation into one picklable :class:`RunSpec` per (game, seed), after every
+up-front refusal (unknown task, preset or learner, bad hyper-parameters, a declared FLOP count over
+the task's budget: nothing runs then). :func:`run_one` executes one spec anywhere (this process, a
+Dask worker); :func:`evaluate` plans and runs the specs one after another. One run:
 
-1. build the stream of the run (:func:`oscbench.benchmark.tasks.open_stream`; trace patterning: the
-   stream of seed s, Atari: the fixed recorded pass, looped);
-2. refuse, before anything runs, a learner whose declared ``flops_per_step()`` exceeds the task's
-   budget (:class:`~oscbench.errors.ConfigError` naming both numbers);
-3. audit causality and determinism on the stream's prefix (:mod:`oscbench.benchmark.audit`); a learner
-   that fails is recorded as failed and not scored;
-4. run a fresh learner over every step (its ``run`` fast path when it has one), scoring
-   (V_t − G_t)² against the task target on every step (:class:`~oscbench.benchmark.metrics.RunScorer`);
+1. open the run's stream (:func:`oscbench.benchmark.tasks.open_stream`; trace patterning: the stream
+   of seed s, Atari: the fixed recorded pass, looped);
+2. start the learner's host (:mod:`oscbench.benchmark.isolation`): by default a child process that
+   sees only observations, cumulants and continuations; targets and scoring stay here;
+3. audit causality and determinism on the stream's prefix (:mod:`oscbench.benchmark.audit`);
+4. run the learner over every step in chunks, scoring (V_t − G_t)² against the task target on every
+   step (:class:`~oscbench.benchmark.metrics.RunScorer`), with the whole-run causality check on
+   snapshots taken before every chunk (:class:`~oscbench.benchmark.audit.WholeRunCheck`) and a
+   checkpoint every ``checkpoint_every`` steps (:mod:`oscbench.benchmark.checkpoint`);
 5. write one result record per run (:mod:`oscbench.benchmark.records`), atomically, as soon as the
-   run finishes -- so an interrupted evaluation keeps every finished run.
+   run finishes -- so an interrupted evaluation keeps every finished run and checkpoint, and the same
+   command continues it.
 
-A learner that raises, returns NaN/inf or a wrong shape fails only its own run: the record says
-``status: failed`` with the step, the message and a ``.log`` file (traceback) beside it; the other
-runs go on.
+A learner that raises, exits, is killed, hangs, runs out of memory, looks ahead or returns bad
+predictions fails only its own run: the record says ``status: failed`` with the stage, the step, the
+message and a ``.log`` file beside it; the other runs go on. See docs/isolation.md.
 """
 from __future__ import annotations
 
@@ -28,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, tasks
-from oscbench.benchmark.audit import WholeRunCheck, _flops_value, run_audit
+from oscbench.benchmark.audit import WholeRunCheck, run_audit
 from oscbench.benchmark.guard import LearnerFault, check_predictions
+from oscbench.benchmark.seeds import resolve_seeds
 from oscbench.errors import ConfigError, DataError, OscbenchError
 
 CHUNK_STEPS = 4096          # steps handed to the learner per call of run() (snapshotted before each)
@@ -97,7 +102,8 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 
 def format_table(summary: list[dict[str, Any]]) -> str:
     """The comparison table printed by ``oscbench evaluate`` and the quickstart."""
-    head = (f"{'learner':<14}{'task':<22}{'seeds':>6}  {'final error':>11}  {'NMSE [95% CI]':<26}"
+    w = max([14] + [len(g["learner"]) + 2 for g in summary])
+    head = (f"{'learner':<{w}}{'task':<22}{'seeds':>6}  {'final error':>11}  {'NMSE [95% CI]':<26}"
             f"{'lifetime':>10}{'FLOPs/step':>12}{'steps/CPU-s':>13}")
     rows = [head, "-" * len(head)]
     for g in summary:
@@ -106,38 +112,10 @@ def format_table(summary: list[dict[str, Any]]) -> str:
         ci = f"[{_fmt(n['ci_low'], 4)}, {_fmt(n['ci_high'], 4)}]" if n["ci_low"] is not None else ""
         seeds = f"{len(g['seeds'])}" + (f"+{len(g['failed_seeds'])}F" if g["failed_seeds"] else "")
         rate = g["steps_per_cpu_second"]["mean"]
-        rows.append(f"{g['learner']:<14}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "
+        rows.append(f"{g['learner']:<{w}}{task:<22}{seeds:>6}  {_fmt(g['final_error']['mean']):>11}  "
                     f"{(_fmt(n['mean'], 4) + ' ' + ci):<26}{_fmt(g['lifetime_error']['mean']):>10}"
                     f"{g['flops_per_step']:>12,}{(f'{rate:,.0f}' if rate else '-'):>13}")
     return "\n".join(rows)
-
-
-def _seed_list(seeds: int | Iterable[int] | None, default: int) -> list[int]:
-    if seeds is None:
-        seeds = default
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds <= 0:
-            raise ConfigError(f"seeds={seeds}: give a positive number of seeds or a list of seeds.")
-        return list(range(int(seeds)))
-    out = [int(s) for s in seeds]  # type: ignore[union-attr]
-    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise ConfigError(f"seeds {out} are invalid; give distinct seeds >= 0 (e.g. --seeds 0-4 or 0,3,7).")
-    return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    """CLI seeds: ``0-4`` (inclusive range), ``0,3,7`` (list) or ``5`` (that one seed); mixes like ``0-2,9``."""
-    out: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            a, sep, b = part.partition("-")
-            out.extend(range(int(a), int(b) + 1) if sep else [int(a)])
-    except ValueError:
-        raise ConfigError(f"--seeds {text!r} is not a seed list; write e.g. 0-4 or 0,3,7.") from None
-    return _seed_list(out, 0)
 
 
 def _pick_dataset(dataset: Any, task: tasks.Task, game: str | None, seed: int) -> Any:
@@ -200,6 +178,7 @@ class RunSpec:
     learner_object: Any = field(default=None, repr=False, compare=False)   # unisolated callables only (unpickled)
     checkpoint_every: int | None = checkpoint.DEFAULT_EVERY
     resume: bool = True   # keep a finished run / continue a checkpoint of the same key found under ``out``
+    name: str | None = None   # the learner's name in records when the user chose one (``--name``)
 
     @property
     def limits(self) -> isolation.Limits:
@@ -217,7 +196,9 @@ class RunSpec:
             assert isinstance(loaded, loading.LoadedLearner)
             return loaded
         assert self.learner is not None
-        return loading.load_learner(self.learner)
+        if self.isolate:
+            return loading.locate(self.learner, name=self.name)
+        return loading.load_learner(self.learner, name=self.name)
 
 
 def pickle_learner(loaded: loading.LoadedLearner) -> bytes:
@@ -243,10 +224,11 @@ class RunOutcome:
 
 
 def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
-             seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
+             seeds: str | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
              out_dir: str | Path | None = None, n_steps: int | None = None, progress: bool | ProgressFn = True,
              dataset: str | Path | Mapping[Any, str | Path] | None = None,
-             chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+             chunk_steps: int | None = None, *, n_seeds: int | None = None, name: str | None = None,
+             isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
              memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
              checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False,
              workers: int = 1, scheduler: str | None = None, client: Any = None,
@@ -259,7 +241,11 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             ``make_learner(n_features, *, seed, **hyperparameters)``.
         task: ``trace-patterning-v1``, ``atari-v1/<Game>`` or ``atari-v1`` (every game of the suite).
         preset: run length: ``smoke``, ``short`` or ``full`` (see ``oscbench tasks show``).
-        seeds: a count n (seeds 0..n−1) or a list of seeds; default: the preset's number of seeds.
+        seeds: which seeds: a list (``[0, 3, 7]``) or the CLI's text (``"0-4"``, ``"0,3,7"``, ``"5"``);
+            a bare integer is refused (see :mod:`oscbench.benchmark.seeds`).
+        n_seeds: how many seeds (seeds 0..n−1) instead; default: the preset's number of seeds.
+        name: the learner's name in records and on the board (default: the baseline, the file's stem,
+            or a callable's function/module name).
         hyperparameters: passed to the factory (baselines: on top of their reference config).
         out_dir: directory for the records (``<stem>.json``) and failure logs (``<stem>.log``);
             None writes nothing.
@@ -291,8 +277,9 @@ def evaluate(learner: str | Callable[..., Any], task: str = "trace-patterning-v1
             FLOP count over the task's budget (nothing runs then).
     """
     specs = plan(learner, task=task, preset=preset, seeds=seeds, hyperparameters=hyperparameters,
-                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, isolate=isolate,
-                 timeout=timeout, memory_limit=memory_limit, checkpoint_every=checkpoint_every, fresh=fresh)
+                 out_dir=out_dir, n_steps=n_steps, dataset=dataset, chunk_steps=chunk_steps, n_seeds=n_seeds,
+                 name=name, isolate=isolate, timeout=timeout, memory_limit=memory_limit,
+                 checkpoint_every=checkpoint_every, fresh=fresh)
     results = EvaluationResults(task, specs[0].preset_label)
     for spec, outcome in zip(specs, run_batch(specs, workers=workers, scheduler=scheduler, client=client,
                                               retries=retries, progress=progress, results=results)):
@@ -331,10 +318,11 @@ def run_batch(specs: list[RunSpec], *, workers: int = 1, scheduler: str | None =
 
 
 def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", preset: str = "smoke",
-         seeds: int | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
+         seeds: str | Iterable[int] | None = None, hyperparameters: Mapping[str, Any] | None = None,
          out_dir: str | Path | None = None, n_steps: int | None = None,
          dataset: str | Path | Mapping[Any, str | Path] | None = None,
-         chunk_steps: int | None = None, isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
+         chunk_steps: int | None = None, *, n_seeds: int | None = None, name: str | None = None,
+         isolate: bool = True, timeout: float | None = isolation.DEFAULT_TIMEOUT,
          memory_limit: int | None = isolation.DEFAULT_MEMORY_LIMIT,
          checkpoint_every: int | None = checkpoint.DEFAULT_EVERY, fresh: bool = False) -> list[RunSpec]:
     """The runs of an evaluation (arguments as :func:`evaluate`), after every up-front refusal.
@@ -353,8 +341,15 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     if chunk_steps <= 0:
         raise ConfigError(f"chunk_steps={chunk_steps} must be positive.")
     preset_label = p.name if steps == p.steps else "custom"
-    seed_list = _seed_list(seeds, p.seeds)
-    loaded = loading.load_learner(learner)
+    seed_list = resolve_seeds(seeds, n_seeds, default=p.seeds)
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
+    if memory_limit is not None and memory_limit <= 0:
+        raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
+    # isolated, a learner file's code never runs in this process (it could patch the scoring)
+    loaded = loading.locate(learner, name=name) if isolate else loading.load_learner(learner, name=name)
     hp = loaded.hyperparameters(t.kind, steps, hyperparameters or {})
     try:
         json.dumps(hp, allow_nan=False)
@@ -374,18 +369,15 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
     if first_source is None:
         first_source = tasks.open_stream(t, game=games[0], seed=seed_list[0], n_steps=steps,
                                          dataset=_pick_dataset(dataset, t, games[0], seed_list[0]))
-    _refuse_over_budget(loaded, t, first_source.n_features, seed_list[0], hp)
-
-    if timeout is not None and not timeout > 0:
-        raise ConfigError(f"--timeout {timeout} must be a positive number of seconds.")
-    if memory_limit is not None and memory_limit <= 0:
-        raise ConfigError(f"--memory-limit {memory_limit} must be a positive number of bytes.")
-    if checkpoint_every is not None and checkpoint_every < 0:
-        raise ConfigError(f"--checkpoint-every {checkpoint_every} must be a number of steps >= 0 (0: no checkpoints).")
     if isinstance(learner, str):
         learner_spec, blob, obj = learner, None, None
     else:
         learner_spec, blob, obj = None, (pickle_learner(loaded) if isolate else None), (None if isolate else loaded)
+    probe = RunSpec(learner_spec, tasks.split_task_id(t.id)[0], games[0], p.name, preset_label, steps, seed_list[0],
+                    hp, None, None, chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
+                    memory_limit=memory_limit, learner_object=obj)
+    _refuse_over_budget(probe, loaded, t, first_source.n_features)
+
     task_id = tasks.split_task_id(t.id)[0]
     specs = []
     for game in games:
@@ -395,7 +387,7 @@ def plan(learner: str | Callable[..., Any], task: str = "trace-patterning-v1", p
                                  None if ds is None else str(ds), None if out is None else str(out),
                                  chunk_steps, learner_pickle=blob, isolate=isolate, timeout=timeout,
                                  memory_limit=memory_limit, learner_object=obj,
-                                 checkpoint_every=checkpoint_every, resume=not fresh))
+                                 checkpoint_every=checkpoint_every, resume=not fresh, name=name))
     return specs
 
 
@@ -407,18 +399,23 @@ class OverBudgetError(ConfigError):
         self.flops, self.budget = flops, budget
 
 
-def _refuse_over_budget(loaded: loading.LoadedLearner, t: tasks.Task, n_features: int, seed: int,
-                        hp: Mapping[str, Any]) -> None:
+def _refuse_over_budget(spec: RunSpec, loaded: loading.LoadedLearner, t: tasks.Task, n_features: int) -> None:
+    """Build the first run's learner (in a learner process when isolated) and refuse it, before anything
+    runs, when it cannot be built or declares more FLOPs per step than the task's budget."""
+    host = isolation.start_host(loaded, n_features, spec.seed, dict(spec.hyperparameters), isolate=spec.isolate,
+                                limits=spec.limits, learner_ref=_learner_ref(spec))
     try:
-        first = loaded.build(n_features, seed, hp)
-    except OscbenchError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise ConfigError(f"learner {loaded.name} could not be built: {type(err).__name__}: {err}; "
-                          "fix the factory or its hyper-parameters.") from None
-    flops, why = _flops_value(first)
-    if flops is None:
-        raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.")
+        flops = host.build()
+    except LearnerFault as f:
+        why = f.message.removeprefix("the factory raised building the learner: ").removesuffix(" during build")
+        if why.startswith(("ConfigError: ", "DataError: ")):   # oscbench's own one-line refusals, as they are
+            raise ConfigError(why.split(": ", 1)[1]) from None
+        if f.step is None and "flops_per_step" in why:
+            raise ConfigError(f"learner {loaded.name}: {why}; declare the FLOPs of one step.") from None
+        raise ConfigError(f"learner {loaded.name} could not be built: {why}; fix the factory or its "
+                          "hyper-parameters.") from None
+    finally:
+        host.close()
     if flops > t.budget_flops:
         raise OverBudgetError(f"learner {loaded.name} declares {flops:,} FLOPs/step, over the budget of "
                               f"{t.budget_flops:,} FLOPs/step of {t.id}; shrink it to fit.", flops, t.budget_flops)
@@ -457,19 +454,9 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
              source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
     game, preset_label, steps, seed = spec.game, spec.preset_label, spec.steps, spec.seed
     ref = _reference(p, steps, game)
-    record: dict[str, Any] = {
-        "schema_version": records.SCHEMA_VERSION,
-        "task": {"id": t.id, "version": t.version, "preset": preset_label, "game": game,
-                 "budget_flops": t.budget_flops, "gamma": t.gamma, "target": t.target, "window_steps": t.window_steps},
-        "dataset": dict(source.dataset),
-        "learner": {"spec": loaded.spec, "name": loaded.name, "hyperparameters": hp, "flops_per_step": 1,
-                    "source_sha256": loaded.source_sha256},
-        "seed": seed, "steps": steps, "status": "ok", "failure": None, "metrics": None, "curve": None,
-        "audit": {"causality": "not run", "determinism": "not run", "prefix_steps": 0},
-        "timing": {"wall_seconds": 0.0, "cpu_seconds": 0.0, "steps_per_cpu_second": None},
-        "provenance": records.provenance(loaded.source_sha256),
-        "created": "",
-    }
+    record: Any = records.new_record(t, preset=preset_label, game=game, dataset=source.dataset, seed=seed,
+                                     steps=steps, learner_spec=loaded.spec, learner_name=loaded.name,
+                                     hyperparameters=hp, source_sha256=loaded.source_sha256)
     run = _Run(t, spec, record, source, out, progress, ref, t.bin_steps(p, steps))
     if out is not None and spec.resume:
         done = checkpoint.finished_record(out / f"{run.stem}.json", run.key)
@@ -477,8 +464,12 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
             if run.show:
                 tqdm.write(f"kept {run.name}: finished earlier with the same code, hyper-parameters and data")
             return RunOutcome(done, reused=True)
-    host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
-                                learner_ref=_learner_ref(spec))
+    try:
+        host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
+                                    learner_ref=_learner_ref(spec))
+    except OSError as err:
+        return run.fail("load", None, f"could not start the learner process ({err}); free resources, or run "
+                                      "with --no-isolate", None)
     try:
         return run.drive(host)
     finally:

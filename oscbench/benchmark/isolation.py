@@ -46,6 +46,8 @@ from oscbench.benchmark.guard import LearnerFault, call, run_checked
 
 DEFAULT_TIMEOUT = 600.0                 # seconds a learner may take for one request (a chunk, a build)
 DEFAULT_MEMORY_LIMIT = 8 * 1024 ** 3    # bytes of address space of a learner process
+MAX_HEADER_BYTES = 1 << 20              # a reply header (JSON; a failure's traceback included)
+MAX_SNAPSHOT_BYTES = 1 << 32            # a learner snapshot handed to the evaluator (checkpoints)
 PRELOAD = ["oscbench.benchmark.warm"]   # imported once by the fork server: numpy, numba, the kernels
 
 
@@ -204,6 +206,7 @@ def _child_main(conn: Any, learner_ref: bytes | str, n_features: int, seed: int,
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     host: LocalHost | None = None
+    shared: Any = None
     while True:
         try:
             op, args = conn.recv()
@@ -212,7 +215,14 @@ def _child_main(conn: Any, learner_ref: bytes | str, n_features: int, seed: int,
         try:
             if host is None:
                 host = _host(_load(learner_ref), n_features, seed, hp)
-            result = getattr(host, op)(*args)
+            if op == "attach":                 # the shared chunk buffer (see ChildHost._send_chunk)
+                shared = _attach(*args)
+                result = None
+            elif op in ("run", "run_split"):   # the chunk's arrays are in the shared buffer
+                start, n, f, rest = args[0], args[1], args[2], args[3:]
+                result = getattr(host, op)(start, *_views(shared, n, f), *rest)
+            else:
+                result = getattr(host, op)(*args)
             if isinstance(result, np.ndarray):
                 _reply(conn, {"ok": True, "kind": "array", "snapshot_error": host.snapshot_error},
                        result.astype(np.float64).tobytes())
@@ -221,12 +231,13 @@ def _child_main(conn: Any, learner_ref: bytes | str, n_features: int, seed: int,
             else:
                 _reply(conn, {"ok": True, "kind": "json", "value": result, "snapshot_error": host.snapshot_error})
         except LearnerFault as f:
-            _reply(conn, {"ok": False, "step": f.step, "message": f.message, "log": f.log})
+            _reply(conn, {"ok": False, "step": f.step, "message": f.message[:2000], "log": (f.log or "")[-100_000:]})
         except BaseException as err:  # noqa: BLE001 - SystemExit, MemoryError, anything: report, then stop
             what = (f"the learner called sys.exit({err.code!r})" if isinstance(err, SystemExit)
                     else f"{type(err).__name__}: {' '.join(str(err).split())}")
             try:
-                _reply(conn, {"ok": False, "step": None, "message": f"{what} during {op}", "log": traceback.format_exc()})
+                _reply(conn, {"ok": False, "step": None, "message": f"{what} during {op}"[:2000],
+                              "log": traceback.format_exc()[-100_000:]})
             finally:
                 os._exit(1)
 
@@ -250,6 +261,19 @@ def _watch_parent(pid: int) -> None:
     while _parent_alive(pid):
         time.sleep(1.0)
     os._exit(1)
+
+
+def _attach(path: str, size: int) -> Any:
+    import mmap
+
+    with open(path, "r+b") as fh:
+        return mmap.mmap(fh.fileno(), size)
+
+
+def _views(buf: Any, n: int, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of the chunk's observations [n, f], cumulants [n] and continuations [n] in ``buf``."""
+    flat = np.frombuffer(buf, dtype=np.float32, count=n * (f + 2))
+    return flat[:n * f].reshape(n, f).copy(), flat[n * f:n * (f + 1)].copy(), flat[n * (f + 1):].copy()
 
 
 def _parent_alive(pid: int) -> bool:
@@ -316,10 +340,6 @@ def _signal_name(code: int) -> str:
         return f"signal {code}"
 
 
-def _arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
-
-
 class ChildHost:
     """The run's learner in a child process; the same interface as :class:`LocalHost`."""
 
@@ -335,8 +355,8 @@ class ChildHost:
             self._proc.start()
         child_conn.close()
         _LIVE.add(self)
-        self._cpu0: float | None = None
         self._cpu = 0.0
+        self._buf: Any = None
         self._ps: Any = None
         try:
             import psutil  # type: ignore[import-untyped]
@@ -351,21 +371,58 @@ class ChildHost:
 
     # -- the interface ------------------------------------------------------------------------------
     def build(self) -> int:
-        return int(self._request("build", (), None))
+        flops = self._request("build", (), None)
+        if isinstance(flops, bool) or not isinstance(flops, int) or flops <= 0:
+            self.close()
+            raise LearnerFault(None, "the learner process sent a malformed reply to build")
+        return flops
 
     def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray:
+        head = self._send_chunk(start, xs, cs, gs)
         c0 = self._child_cpu()
         try:
-            return self._request("run", (start, *_arrays(xs, cs, gs), use_run), start, n=len(cs))
+            return self._request("run", (*head, use_run), start, n=len(cs))
         finally:
             self._cpu += max(0.0, self._child_cpu() - c0)
 
     def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
+        head = self._send_chunk(start, xs, cs, gs)
         c0 = self._child_cpu()
         try:
-            return self._request("run_split", (start, *_arrays(xs, cs, gs), list(cuts)), start, n=max(cuts))
+            return self._request("run_split", (*head, list(cuts)), start, n=max(cuts))
         finally:
             self._cpu += max(0.0, self._child_cpu() - c0)
+
+    def _send_chunk(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray) -> tuple[int, int, int]:
+        """Put the chunk into the buffer shared with the child (one copy instead of a pickle through the
+        pipe); the child copies it out before its learner sees it. The buffer only ever holds the chunk
+        being handed over. Returns the request's (start, n, n_features)."""
+        n = len(cs)
+        f = int(np.shape(xs)[1]) if np.ndim(xs) == 2 else 0
+        size = 4 * n * (f + 2)
+        if self._buf is None or len(self._buf) < size:
+            self._attach(max(size, 4096))
+        flat = np.frombuffer(self._buf, dtype=np.float32, count=n * (f + 2))
+        flat[:n * f].reshape(n, f)[...] = xs
+        flat[n * f:n * (f + 1)] = cs
+        flat[n * (f + 1):] = gs
+        return start, n, f
+
+    def _attach(self, size: int) -> None:
+        import mmap
+        import tempfile
+
+        if self._buf is not None:
+            self._buf.close()
+        where = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        fd, path = tempfile.mkstemp(prefix="oscbench-chunk-", dir=where)
+        try:
+            os.ftruncate(fd, size)
+            self._buf = mmap.mmap(fd, size)
+            self._request("attach", (path, size), None)
+        finally:
+            os.close(fd)
+            os.unlink(path)   # both sides hold their mapping; nothing is left behind, whatever happens
 
     def replay(self, cuts: list[int]) -> np.ndarray:
         return self._request("replay", (list(cuts),), None, n=max(cuts))
@@ -383,6 +440,9 @@ class ChildHost:
 
     def close(self) -> None:
         _LIVE.discard(self)
+        if self._buf is not None:
+            self._buf.close()
+            self._buf = None
         try:
             self._conn.close()
         except OSError:
@@ -409,18 +469,28 @@ class ChildHost:
                 self.close()
                 raise LearnerFault(step, f"the learner gave no answer within {timeout:g} s ({op}); it was stopped "
                                          "(raise the limit with --timeout SECONDS)")
-            header = json.loads(self._conn.recv_bytes())
+            header = json.loads(self._conn.recv_bytes(MAX_HEADER_BYTES))
+            if not isinstance(header, dict):
+                raise TypeError("not a header")
             if header.get("ok") and header.get("kind") in ("array", "bytes"):
-                payload = self._conn.recv_bytes()
-        except (EOFError, OSError, ValueError):
+                # a learner cannot make the evaluator allocate more than the answer needs
+                payload = self._conn.recv_bytes(8 * int(n) if header["kind"] == "array" and n is not None
+                                                else MAX_SNAPSHOT_BYTES)
+        except (EOFError, OSError):
             raise self._died(op, step) from None
+        except (TypeError, ValueError, KeyError):   # a learner may write to its end of the pipe itself
+            self.close()
+            raise LearnerFault(step, f"the learner process sent a malformed reply to {op}") from None
         if not header.get("ok"):
-            msg = str(header.get("message"))
+            msg = str(header.get("message"))[:2000]
             if "MemoryError" in msg and self.limits.memory_limit:
                 msg += f" (the learner process is limited to {self.limits.memory_limit / 2**30:g} GiB; --memory-limit)"
-            raise LearnerFault(header.get("step") if header.get("step") is not None else step, msg, header.get("log"))
+            at, log = header.get("step"), header.get("log")
+            at = at if isinstance(at, int) and not isinstance(at, bool) and at >= 0 else step
+            raise LearnerFault(at, msg, log if isinstance(log, str) else None)
         kind = header.get("kind")
-        self.snapshot_error = header.get("snapshot_error")
+        why = header.get("snapshot_error")
+        self.snapshot_error = why[:300] if isinstance(why, str) else None
         if kind == "array":
             if len(payload) != 8 * int(n or 0):
                 raise LearnerFault(step, f"the learner process returned {len(payload)} bytes for {n} predictions")

@@ -111,7 +111,21 @@ def _from_callable(factory: Callable[..., Any], spec: str | None = None, name: s
     src = _source_of(factory)
     qual = getattr(factory, "__qualname__", type(factory).__name__)
     mod = getattr(factory, "__module__", None) or "?"
-    return LoadedLearner(spec or f"{mod}:{qual}", name or qual, factory, src, sha256_file(src) if src else None)
+    return LoadedLearner(spec or f"{mod}:{qual}", name or callable_name(factory, src), factory, src,
+                         sha256_file(src) if src else None)
+
+
+def callable_name(factory: Callable[..., Any], source: Path | None = None) -> str:
+    """A factory's name on the board: its function name, or for ``make_learner`` its module's (a script
+    run as ``__main__`` or a file loaded by path: the file's stem)."""
+    qual = getattr(factory, "__qualname__", type(factory).__name__)
+    short = qual.replace(".<locals>", "")
+    if short.rsplit(".", 1)[-1] != DEFAULT_FACTORY:
+        return short
+    mod = getattr(factory, "__module__", None) or ""
+    if (mod == "__main__" or mod.startswith("oscbench_learner_") or not mod) and source is not None:
+        return source.stem
+    return mod.rsplit(".", 1)[-1] or short
 
 
 def _load_baseline(name: str) -> LoadedLearner:
@@ -175,8 +189,21 @@ def _load_module(spec: str, module_name: str, factory_name: str) -> LoadedLearne
     return _from_callable(factory, spec=spec, name=name)
 
 
-def load_learner(spec: str | Callable[..., Any]) -> LoadedLearner:
-    """Resolve a learner spec (or a factory callable) into a :class:`LoadedLearner`."""
+def _valid_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable() \
+            or any(c in name for c in "/\\"):
+        raise ConfigError(f"learner name {name!r} must be 1-100 printable characters without slashes; "
+                          "choose another --name.")
+    return name.strip()
+
+
+def load_learner(spec: str | Callable[..., Any], *, name: str | None = None) -> LoadedLearner:
+    """Resolve a learner spec (or a factory callable) into a :class:`LoadedLearner`; ``name``, if given,
+    replaces the derived name (records and the board show it)."""
+    if name is not None:
+        loaded = load_learner(spec)
+        loaded.name = _valid_name(name)
+        return loaded
     if callable(spec) and not isinstance(spec, str):
         return _from_callable(spec)
     if not isinstance(spec, str) or not spec.strip():
@@ -196,6 +223,30 @@ def load_learner(spec: str | Callable[..., Any]) -> LoadedLearner:
         return _load_module(spec, module_name, factory_name or DEFAULT_FACTORY)
     raise ConfigError(f"cannot read learner spec {spec!r}; use a baseline name, path/to/file.py[:factory] "
                       "or package.module:factory.")
+
+
+def _not_loaded(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("this learner is located, not loaded, in this process; it runs in a learner process")
+
+
+def locate(spec: str | Callable[..., Any], *, name: str | None = None) -> LoadedLearner:
+    """Like :func:`load_learner`, but a learner *file* is not imported here: its name and source digest
+    come from the file itself, and its code runs only in the learner's own process (isolation).
+    Baselines, modules and callables resolve as in :func:`load_learner`."""
+    if name is not None:
+        located = locate(spec)
+        located.name = _valid_name(name)
+        return located
+    if isinstance(spec, str):
+        m = re.match(r"^(.*\.py)(?::([A-Za-z_]\w*))?$", spec.strip())
+        if m:
+            path = Path(m.group(1)).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"learner file {path} does not exist; give path/to/file.py[:factory].")
+            factory_name = m.group(2) or DEFAULT_FACTORY
+            name = path.stem if factory_name == DEFAULT_FACTORY else f"{path.stem}:{factory_name}"
+            return LoadedLearner(spec.strip(), name, _not_loaded, path.resolve(), sha256_file(path))
+    return load_learner(spec)
 
 
 # -- hyper-parameters --------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ Per run (:class:`RunScorer`), fed chunk by chunk with the predictions V_t and th
 * **NMSE** = final error / Var(G_t over the same window) (population variance): 0 is perfect, 1 is
   the best constant predictor (the window's mean), ``None`` when the target is constant there;
 * **lifetime error** = mean of e_t over the whole run;
-* the **learning curve**: mean e_t per bin of ``bin_steps`` steps (the last bin may be shorter);
+* the **learning curve**: mean e_t per bin of ``bin_steps`` steps, the bins anchored at the run's end
+  (the *first* bin may be shorter: :func:`bin_lengths`), so a scoring window that is a multiple of
+  ``bin_steps`` is exactly the last ``window / bin_steps`` bins and the final error can be recomputed
+  from the curve for every run (records of schema version 1 anchored the bins at step 0);
 * the reference code's **running error**: mean e_t over the last ``running_window`` steps, logged after
   every step count i ≥ running_window with i mod ``running_every`` = ``running_offset``.
 
@@ -30,6 +33,31 @@ N_RESAMPLES = 9999
 BOOTSTRAP_SEED = 0   # fixed: the same records always give the same intervals
 
 
+def n_bins(steps: int, bin_steps: int) -> int:
+    """Number of learning-curve bins of a run (ceil(steps / bin_steps))."""
+    return -(-int(steps) // int(bin_steps))
+
+
+def bin_lengths(steps: int, bin_steps: int, *, anchored_at_end: bool = True) -> np.ndarray:
+    """Steps in each curve bin: ``bin_steps`` each, the remainder in the first bin (anchored at the end)
+    or, for schema-1 records (``anchored_at_end=False``), in the last."""
+    n = n_bins(steps, bin_steps)
+    out = np.full(n, int(bin_steps), dtype=np.int64)
+    out[0 if anchored_at_end else -1] = int(steps) - int(bin_steps) * (n - 1)
+    return out
+
+
+def bin_ends(steps: int, bin_steps: int) -> np.ndarray:
+    """The step count at the end of each curve bin (the last bin ends at ``steps``)."""
+    return int(steps) - int(bin_steps) * np.arange(n_bins(steps, bin_steps) - 1, -1, -1, dtype=np.int64)
+
+
+def running_log_steps(steps: int, running_window: int, running_every: int, running_offset: int) -> list[int]:
+    """The step counts after which the running error is logged in a run of ``steps`` steps."""
+    first = running_window + ((running_offset % running_every - running_window) % running_every)
+    return list(range(first, int(steps) + 1, running_every))
+
+
 class RunScorer:
     """Accumulate per-step errors of one run in O(window + bins) memory.
 
@@ -45,9 +73,10 @@ class RunScorer:
         if not 0 < window <= steps or bin_steps <= 0:
             raise ValueError(f"need 0 < window <= steps and bin_steps > 0 (steps={steps}, window={window}, bins={bin_steps})")
         self.steps, self.window, self.bin_steps = steps, window, bin_steps
-        n_bins = -(-steps // bin_steps)
-        self._bins = np.zeros(n_bins)
-        self._bins_full = np.zeros(n_bins)
+        nb = n_bins(steps, bin_steps)
+        self._bin_offset = nb * bin_steps - steps   # step t is in bin (t + offset) // bin_steps
+        self._bins = np.zeros(nb)
+        self._bins_full = np.zeros(nb)
         self._w_err = np.empty(window)
         self._w_err_full = np.empty(window)
         self._w_target = np.empty(window)
@@ -72,7 +101,7 @@ class RunScorer:
         v = np.asarray(predictions, dtype=np.float64)
         err = np.square(v - target)
         err_full = np.square(v - full_return)
-        idx = np.arange(start, start + n) // self.bin_steps
+        idx = (np.arange(start, start + n) + self._bin_offset) // self.bin_steps
         b0 = idx[0]
         m = idx[-1] - b0 + 1
         self._bins[b0:b0 + m] += np.bincount(idx - b0, weights=err, minlength=m)
@@ -123,8 +152,7 @@ class RunScorer:
     def running_log(self) -> tuple[list[int], list[float]]:
         """(step counts, mean error over the ``running_window`` steps before each)."""
         g, k = self._g, self.rw
-        first = k + ((self.r_offset - k) % self.r_every)
-        steps = list(range(first, self.done + 1, self.r_every))
+        steps = running_log_steps(self.done, k, self.r_every, self.r_offset)
         mse = [float((self._prefix[i // g] - self._prefix[(i - k) // g]) / k) for i in steps]
         return steps, mse
 
@@ -132,8 +160,7 @@ class RunScorer:
         """(metrics, curve) as stored in a result record. Call after all ``steps`` were scored."""
         if self.done != self.steps:
             raise ValueError(f"scored {self.done} of {self.steps} steps")
-        lengths = np.full(len(self._bins), self.bin_steps, dtype=np.float64)
-        lengths[-1] = self.steps - self.bin_steps * (len(self._bins) - 1)
+        lengths = bin_lengths(self.steps, self.bin_steps).astype(np.float64)
         final = float(self._w_err.mean())
         final_full = float(self._w_err_full.mean())
         var = float(self._w_target.var())
@@ -264,6 +291,6 @@ def mean_curve(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.nda
         return np.zeros(0), np.zeros(0), np.zeros(0)
     b, steps = ok[0]["curve"]["bin_steps"], ok[0]["steps"]
     ys = np.array([r["curve"]["mse"] for r in ok if r["curve"]["bin_steps"] == b and r["steps"] == steps])
-    x = np.minimum(np.arange(1, ys.shape[1] + 1) * b, steps)
+    x = bin_ends(steps, b)
     sem = ys.std(axis=0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else np.zeros(ys.shape[1])
     return x, ys.mean(axis=0), sem

@@ -46,6 +46,7 @@ from typing import Any
 
 from oscbench.benchmark import evaluator, metrics, records, tasks
 from oscbench.benchmark.loading import parse_value, read_toml
+from oscbench.benchmark.seeds import parse_seeds
 from oscbench.errors import ConfigError
 
 BEST_RULE = ("lowest mean NMSE among configurations without failed runs (Atari suite: IQM NMSE); "
@@ -194,8 +195,11 @@ def read_sweep_file(path: str | Path) -> SweepFile:
         if k in data and not isinstance(data[k], str):
             raise ConfigError(f"sweep file {path}: {k} must be a string.")
     seeds = data.get("seeds")
-    if isinstance(seeds, str):
-        seeds = evaluator.parse_seeds(seeds)
+    if isinstance(seeds, str) or (isinstance(seeds, list) and all(isinstance(x, int) for x in seeds)):
+        seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else seeds,
+                            option=f"sweep file {path}: seeds")
+    elif seeds is not None:
+        raise ConfigError(f"sweep file {path}: seeds must be text like \"0-4\" or a list of integers.")
     return SweepFile(axes, dict(hp), data.get("task"), data.get("preset"), seeds, steps)
 
 
@@ -312,7 +316,7 @@ def format_table(res: SweepResult) -> str:
 # -- the sweep -------------------------------------------------------------------------------------------
 def sweep(learner: str | Callable[..., Any], *, task: str = "trace-patterning-v1", preset: str = "smoke",
           grid: Sequence[Axis] | None = None, hyperparameters: Mapping[str, Any] | None = None,
-          seeds: int | Iterable[int] | None = None, n_steps: int | None = None, out_dir: str | Path | None = None,
+          seeds: str | Iterable[int] | None = None, n_steps: int | None = None, out_dir: str | Path | None = None,
           workers: int = 1, scheduler: str | None = None, client: Any = None, progress: bool = True,
           note: Callable[[str], None] | None = None, fresh: bool = False, **run_options: Any) -> SweepResult:
     """Evaluate every configuration of ``grid`` (on top of the fixed ``hyperparameters``); see the module doc.

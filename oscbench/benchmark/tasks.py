@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,10 +106,18 @@ class Task:
         return game
 
     def bin_steps(self, preset: Preset, steps: int) -> int:
-        """Learning-curve bin width for a run of ``steps`` steps (the preset's, unless --steps changed the length)."""
+        """Learning-curve bin width for a run of ``steps`` steps: the preset's, unless --steps changed the
+        length; then about ``steps / curve_bins``, chosen so the scoring window is whole bins (the bins
+        are anchored at the run's end, so the final error is the mean of the last window/bin bins)."""
         if preset.bin_steps and steps == preset.steps:
             return preset.bin_steps
-        return max(1, -(-steps // self.curve_bins))
+        want = max(1, -(-steps // self.curve_bins))
+        window = self.window(steps)
+        if window == steps:   # the window is the whole run: any width tiles it
+            return want
+        # the largest divisor of the window not above ``want`` (the window is a few hundred thousand steps)
+        divisors = {d for i in range(1, math.isqrt(window) + 1) if window % i == 0 for d in (i, window // i)}
+        return max(d for d in divisors if d <= want) if want < window else window
 
     def window(self, steps: int) -> int:
         """The scoring window for a run of ``steps`` steps: min(window_steps, steps)."""
@@ -148,6 +157,11 @@ def _parse(text: str, source: str) -> Task:
             excluded_games=tuple(d.get("excluded_games", ())), source=source, raw=d)
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"task file {source} is missing or has a bad field ({err}); fix or reinstall it.") from None
+    for p in presets.values():   # the final error must be recomputable from the curve (whole bins at the end)
+        w = task.window(p.steps)
+        if p.bin_steps is not None and (p.bin_steps <= 0 or (w != p.steps and w % p.bin_steps)):
+            raise ConfigError(f"task file {source}: preset {p.name}'s bin_steps {p.bin_steps} does not divide its "
+                              f"scoring window of {w} steps; fix or reinstall it.")
     if task.target not in ("returns", "returns_truncated") or task.seed_policy not in ("shared", "learner-only"):
         raise ConfigError(f"task file {source}: unknown target {task.target!r} or seed_policy {task.seed_policy!r}.")
     return task

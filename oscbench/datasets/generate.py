@@ -7,10 +7,10 @@ from tqdm.auto import tqdm
 
 from oscbench.datasets import paths
 from oscbench.datasets.format import DatasetWriter
-from oscbench.datasets.trace_patterning import TracePatterningConfig, TracePatterningStream
+from oscbench.datasets.trace_patterning import TRACE_LAYOUT, TracePatterningConfig, TracePatterningStream
 from oscbench.errors import ConfigError
 
-TRACE_LAYOUT = [{"array": "observations", "op": "scale", "scale": 1.0}]
+__all__ = ["TRACE_LAYOUT", "default_trace_path", "generate_trace_patterning"]
 
 
 def default_trace_path(config: TracePatterningConfig, seed: int, n_steps: int) -> Path:
@@ -22,11 +22,14 @@ def default_trace_path(config: TracePatterningConfig, seed: int, n_steps: int) -
 
 def generate_trace_patterning(path: str | Path | None = None, *, config: TracePatterningConfig | None = None,
                               seed: int = 0, n_steps: int = 1_000_000, overwrite: bool = False,
-                              progress: bool = True) -> Path:
+                              progress: bool = True, with_floor: bool = False) -> Path:
     """Generate ``n_steps`` of the trace-patterning stream into an HDF5 dataset file.
 
     Returns the path written (``default_trace_path`` when ``path`` is None). Existing files are refused
-    unless ``overwrite``; an interrupted run leaves nothing under the final name.
+    unless ``overwrite``; an interrupted run leaves nothing under the final name. ``with_floor`` adds the
+    step array ``bayes_floor`` float64 [T] (the Bayes-optimal prediction of ``returns_truncated``,
+    :func:`oscbench.datasets.trace_patterning.bayes_floor_predictions`): a reference for analysis, covered
+    by the content digest and never part of the observations.
     """
     config = config or TracePatterningConfig()
     if n_steps <= 0:
@@ -38,11 +41,12 @@ def generate_trace_patterning(path: str | Path | None = None, *, config: TracePa
                        params=config.to_dict(), seed=seed, gamma=config.gamma,
                        step_arrays={"observations": ("u1", (F,)), "cumulants": ("<f4", ()),
                                     "continuations": ("<f4", ()), "returns": ("<f8", ()),
-                                    "returns_truncated": ("<f8", ())},
-                       observation_layout=TRACE_LAYOUT, overwrite=overwrite) as w, \
+                                    "returns_truncated": ("<f8", ()),
+                                    **({"bayes_floor": ("<f8", ())} if with_floor else {})},
+                       overwrite=overwrite) as w, \
             tqdm(total=n_steps, unit="step", unit_scale=True, disable=not progress or n_steps < 2_000_000,
                  desc="trace-patterning") as bar:
-        for b in stream.raw_blocks(n_steps):
+        for b in stream.raw_blocks(n_steps, with_floor=with_floor):
             w.append(**{k: v for k, v in b.items() if k != "start"})
             bar.update(len(b["cumulants"]))
     return out

@@ -20,6 +20,12 @@ Targets per step (float64):
   schedule over the generated horizon: at the horizon's end the future counts as 0 (G_{T−1} = 0), and
   USs more than 2,000 steps ahead (weight γ^2000 < 1e−91 at γ = 0.9) are left out.
 
+The Bayes floor (:func:`bayes_floor_predictions`): the ISI is random, so no learner can know when the
+US will come. The prediction with the least expected squared error against G*, given everything
+observable and the set of valid patterns, is ``E[γ^(ISI−k−1) | ISI > k]`` k steps after the CS of a
+valid trial whose US has not yet come (:func:`bayes_floor_table`), and 0 otherwise (invalid pattern,
+at and after the US, in the inter-trial interval). Its error is the floor under every learner's error.
+
 Continuations γ_t are γ on every step but the first (γ_0 = 0, c_0 = 0), as the stream is continuing.
 
 Determinism: each purpose has its own numpy Generator seeded from ``SeedSequence([seed, purpose])``
@@ -36,8 +42,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from oscbench.datasets import kinds
 from oscbench.datasets.stream import StepChunk, rechunk
-from oscbench.errors import ConfigError
+from oscbench.errors import ConfigError, DataError
 
 KIND = "trace-patterning"
 N_CS = 6
@@ -205,16 +212,18 @@ class _TrialSchedule:
     def extend_to(self, step: int) -> None:
         """Draw batches until the window holds every trial starting at or before ``step``."""
         cfg = self._cfg
+        new: list[tuple[np.ndarray, ...]] = []
         while self._next_start <= step:
             isi = self._rng.integers(cfg.isi[0], cfg.isi[1] + 1, size=_TRIAL_BATCH)
             iti = self._rng.integers(cfg.iti[0], cfg.iti[1] + 1, size=_TRIAL_BATCH)
             pat = self._rng.integers(0, len(PATTERNS), size=_TRIAL_BATCH)
             starts = self._next_start + np.concatenate([[0], np.cumsum(isi + iti + 1)[:-1]])
             self._next_start = int(starts[-1] + isi[-1] + iti[-1] + 1)
-            self.start = np.concatenate([self.start, starts])
-            self.isi = np.concatenate([self.isi, isi])
-            self.iti = np.concatenate([self.iti, iti])
-            self.pat = np.concatenate([self.pat, pat])
+            new.append((starts, isi, iti, pat))
+        if new:  # one concatenation per call: drawing far ahead (millions of trials) stays linear
+            self.start, self.isi, self.iti, self.pat = (
+                np.concatenate([old, *parts]) for old, parts in
+                zip((self.start, self.isi, self.iti, self.pat), zip(*new)))
 
     def drop_before(self, i: int) -> None:
         """Forget window trials ``0 .. i-1``."""
@@ -252,11 +261,12 @@ class TracePatterningStream:
     def gamma(self) -> float:
         return self.config.gamma
 
-    def raw_blocks(self, n_steps: int) -> Iterator[dict[str, np.ndarray]]:
+    def raw_blocks(self, n_steps: int, *, with_floor: bool = False) -> Iterator[dict[str, np.ndarray]]:
         """Yield the stream's stored arrays for steps 0..n_steps-1, in blocks of 65,536 steps.
 
         Each block: ``observations`` uint8 [N, F], ``cumulants`` / ``continuations`` float32 [N],
-        ``returns`` / ``returns_truncated`` float64 [N], plus ``start`` (int).
+        ``returns`` / ``returns_truncated`` float64 [N], plus ``start`` (int); with ``with_floor`` also
+        ``bayes_floor`` float64 [N], the Bayes-optimal prediction of ``returns_truncated`` (module docs).
         """
         if n_steps < 0:
             raise ConfigError(f"--steps {n_steps} is negative; give a positive number of steps.")
@@ -282,8 +292,12 @@ class TracePatterningStream:
             cont = np.full(n, cfg.gamma, np.float32)
             if t0 == 0:
                 cont[0] = 0.0
-            yield {"start": t0, "observations": obs, "cumulants": cum, "continuations": cont,
-                   "returns": g_full, "returns_truncated": g_trunc}
+            block: dict[str, Any] = {"start": t0, "observations": obs, "cumulants": cum, "continuations": cont,
+                     "returns": g_full, "returns_truncated": g_trunc}
+            if with_floor:
+                steps = np.arange(t0, t0 + n, dtype=np.int64)
+                block["bayes_floor"] = _trial_state_values(steps, sched, self.valid, bayes_floor_table(cfg))
+            yield block
 
     def chunks(self, n_steps: int, chunk_size: int = 65536) -> Iterator[StepChunk]:
         """Yield steps 0..n_steps-1 as StepChunks (float32 observations) of at most ``chunk_size`` steps."""
@@ -312,3 +326,142 @@ class TracePatterningStream:
 def with_overrides(config: TracePatterningConfig, **overrides: Any) -> TracePatterningConfig:
     """``config`` with the non-None overrides applied (validated)."""
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# -- the Bayes floor ---------------------------------------------------------------------------------
+def bayes_floor_table(config: TracePatterningConfig) -> np.ndarray:
+    """float64 ``[isi_max]``: p[k] = E[γ^(ISI−k−1) | ISI > k] for ISI ~ U{isi_min..isi_max}.
+
+    The Bayes-optimal prediction of G* k steps after the CS of a valid trial whose US has not come
+    yet (given ISI > k the ISI is uniform on max(k+1, isi_min)..isi_max).
+    """
+    a, b = config.isi
+    isi = np.arange(a, b + 1, dtype=np.float64)
+    return np.array([np.mean(config.gamma ** (isi[isi > k] - k - 1)) for k in range(b)], dtype=np.float64)
+
+
+def _trial_state_values(steps: np.ndarray, sched: _TrialSchedule, valid: np.ndarray,
+                        table: np.ndarray | None) -> np.ndarray:
+    """Per step of ``steps`` (sorted, covered by ``sched``): ``table[k]`` k steps after the CS of a valid
+    trial before its US, else 0; with ``table`` None, the target G* itself (γ^(ISI−k−1) there)."""
+    k = np.searchsorted(sched.start, steps, side="right") - 1
+    if len(steps) and k[0] < 0:
+        raise ValueError("the trial schedule does not cover the steps asked for")
+    off = steps - sched.start[k]
+    isi = sched.isi[k]
+    live = valid[sched.pat[k]] & (off < isi)
+    out = np.zeros(len(steps), dtype=np.float64)
+    if table is None:
+        out[live] = sched._cfg.gamma ** (isi[live] - off[live] - 1).astype(np.float64)
+    else:
+        out[live] = table[off[live]]
+    return out
+
+
+def _schedule_until(config: TracePatterningConfig, seed: int, stop: int) -> _TrialSchedule:
+    sched = _TrialSchedule(config, seed)
+    sched.extend_to(max(stop, 0))
+    return sched
+
+
+def bayes_floor_predictions(config: TracePatterningConfig, seed: int, stop: int, start: int = 0,
+                            *, with_target: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The Bayes floor's predictions for steps ``start..stop-1`` of seed ``seed``'s stream (float64).
+
+    With ``with_target``, also G* (``returns_truncated``) on the same steps, computed from the trial
+    schedule. Only the trial schedule is drawn (no observations), so any window of a long stream is cheap.
+    """
+    if not 0 <= start <= stop:
+        raise ConfigError(f"step range {start}..{stop} is invalid; give 0 <= start <= stop.")
+    sched = _schedule_until(config, seed, stop)
+    valid = valid_pattern_mask(seed, config.n_valid_patterns)
+    steps = np.arange(start, stop, dtype=np.int64)
+    pred = _trial_state_values(steps, sched, valid, bayes_floor_table(config))
+    if not with_target:
+        return pred
+    return pred, _trial_state_values(steps, sched, valid, None)
+
+
+@dataclass(frozen=True)
+class FloorScore:
+    """The Bayes floor scored like a learner: final error, the target's variance, NMSE (None if constant)."""
+
+    final_error: float
+    target_variance: float
+    nmse: float | None
+
+
+def bayes_floor_score(config: TracePatterningConfig, seed: int, steps: int, window: int) -> FloorScore:
+    """The floor's error on the last ``window`` steps of a ``steps``-step run of seed ``seed``, scored as
+    the evaluator scores a learner (mean squared error ÷ population variance of G* over the window)."""
+    window = min(window, steps)
+    pred, target = bayes_floor_predictions(config, seed, steps, steps - window, with_target=True)
+    err = float(np.mean((pred - target) ** 2)) if window else 0.0
+    var = float(np.var(target)) if window else 0.0
+    return FloorScore(err, var, err / var if var > 0 else None)
+
+
+def bayes_floor_nmse_stationary(config: TracePatterningConfig) -> float | None:
+    """The floor's NMSE in the long run (exact, by renewal-reward over one trial): E[squared error per
+    trial] / E[trial length] ÷ the stationary variance of G*. None when G* is always 0."""
+    a, b = config.isi
+    c, d = config.iti
+    q = config.n_valid_patterns / len(PATTERNS)
+    p = bayes_floor_table(config)
+    se = s1 = s2 = 0.0
+    for isi in range(a, b + 1):
+        g = config.gamma ** (isi - np.arange(isi) - 1.0)
+        se += float(np.sum((g - p[:isi]) ** 2))
+        s1 += float(np.sum(g))
+        s2 += float(np.sum(g * g))
+    n = b - a + 1
+    length = (a + b) / 2 + (c + d) / 2 + 1
+    err, m1, m2 = (q * v / n / length for v in (se, s1, s2))
+    var = m2 - m1 * m1
+    return err / var if var > 0 else None
+
+
+# -- the dataset kind (what a trace-patterning file may not choose; see oscbench.datasets.kinds) -----
+TRACE_LAYOUT = [{"array": "observations", "op": "scale", "scale": 1.0}]
+GENERATOR = TracePatterningStream.generator
+
+
+def _config_of(params: Any) -> TracePatterningConfig:
+    try:
+        return TracePatterningConfig.from_dict(dict(params))
+    except (ConfigError, TypeError, ValueError) as err:
+        raise DataError(f"attribute 'params' is not a trace-patterning parameter set ({err}); "
+                        "generate the file again.") from None
+
+
+def _canonical(attrs: Any) -> dict[str, Any]:
+    config = _config_of(attrs.get("params"))
+    return {"params": config.to_dict(), "dataset_id": dataset_id(config), "gamma": config.gamma}
+
+
+def _check_stream(ds: Any) -> None:
+    """The file must hold exactly the stream its ``params`` and ``seed`` generate: every block is
+    regenerated and compared (about as fast as reading the file), so a relabelled seed, edited
+    parameters, or arrays rewritten to leak the target (with recomputed digests) are all refused."""
+    if ds.seed < 0:
+        raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed}; a trace-patterning seed is >= 0, generate "
+                        "the file again.")
+    names = [n for n in ("observations", "cumulants", "continuations", "returns", "returns_truncated", "bayes_floor")
+             if n in ds.step_arrays]
+    stream = TracePatterningStream(_config_of(ds.params), ds.seed)
+    for block in stream.raw_blocks(ds.n_steps, with_floor="bayes_floor" in names):
+        t0, n = block["start"], len(block["cumulants"])
+        for name in names:
+            stored = ds.array(name, t0, t0 + n)
+            if np.array_equal(stored, block[name]):
+                continue
+            if t0 == 0:
+                raise DataError(f"{ds.path}: attribute 'seed' is {ds.seed} (with its 'params') but the '{name}' array "
+                                "is not that stream's; the file was relabelled or edited, generate it again.")
+            step = t0 + int(np.argmax(np.any((stored != block[name]).reshape(n, -1), axis=1)))
+            raise DataError(f"{ds.path}: the '{name}' array differs at step {step:,} from the stream its 'params' and "
+                            f"'seed' generate; the file was edited, generate it again.")
+
+
+kinds.register(kinds.KindSpec(KIND, GENERATOR, layout=lambda params: [dict(s) for s in TRACE_LAYOUT],
+                              sources=frozenset({"observations"}), canonical=_canonical, check_data=_check_stream))

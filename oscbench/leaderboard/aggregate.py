@@ -84,7 +84,7 @@ def _game_aggregate(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if len(bins) == 1 and len(lengths) == 1:
         b, steps = rs[0]["curve"]["bin_steps"], rs[0]["steps"]
         mean, lo, hi = curve_band(np.array([r["curve"]["mse"] for r in rs]))
-        x = np.minimum(np.arange(1, len(mean) + 1) * b, steps)
+        x = metrics.bin_ends(steps, b)
         out["curve"] = {"bin_steps": b, "steps": x.tolist(), "mean": mean.tolist(),
                         "ci_low": lo.tolist(), "ci_high": hi.tolist()}
     else:

@@ -67,16 +67,21 @@ def dumps(entry: Mapping[str, Any]) -> str:
     return json.dumps(entry, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
 
 
+MAX_ENTRY_BYTES = 64 << 20   # 795 records (53 games x 15 seeds); a 50M-step record holds ~2,500 numbers (~60 kB)
+
+
 def read_entry(path: Path) -> dict[str, Any]:
     """Load an entry file; DataError (one line) when it is unreadable or not a JSON object."""
+    from oscbench import _safe_json
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"no leaderboard entry at {path}.") from None
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read leaderboard entry {path} ({err}).") from None
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); fix or remove the entry.") from None
+    # records nest 8 levels below an entry's records list; NaN tokens, huge or deep files are refused
+    data = _safe_json.loads(text, path, max_bytes=MAX_ENTRY_BYTES, max_depth=12)
     if not isinstance(data, dict):
         raise DataError(f"{path} holds a JSON {type(data).__name__}, not a leaderboard entry object.")
     return data

@@ -57,7 +57,8 @@ def _active(board: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def learning_curves(board: Mapping[str, Any]) -> str | None:
-    """Mean learning curve of each active entry with its 95% bootstrap band (log MSE against steps)."""
+    """Mean learning curve of each active entry with its 95% bootstrap band (log MSE against steps), and
+    the Bayes floor's mean squared error on the final window where the board has one."""
     rows = [r for r in _active(board) if r.get("curve")]
     if not rows:
         return None
@@ -67,6 +68,10 @@ def learning_curves(board: Mapping[str, Any]) -> str | None:
             color = COLORS[i % len(COLORS)]
             ax.fill_between(c["steps"], c["ci_low"], c["ci_high"], color=color, alpha=0.2, linewidth=0)
             ax.plot(c["steps"], c["mean"], color=color, linewidth=1.3, label=label(r["name"]))
+        fl = board.get("floor")
+        if fl and fl.get("final_error"):
+            ax.axhline(fl["final_error"], color="#222222", linestyle="--", linewidth=0.9,
+                       label=f"Bayes floor (final window, seeds {fl['seeds'][0]}–{fl['seeds'][-1]})")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("mean squared return error per bin")
@@ -79,7 +84,7 @@ def learning_curves(board: Mapping[str, Any]) -> str | None:
 
 def pareto(board: Mapping[str, Any]) -> str | None:
     """Error (mean NMSE, or the suite's IQM NMSE, with 95% CI) against declared FLOPs/step; the Pareto
-    front and the budget line."""
+    front, the budget line and (trace boards) the Bayes floor."""
     key = "iqm" if board["kind"] == "suite" else "nmse"
     rows = [r for r in _active(board) if r.get(key)]
     if not rows:
@@ -98,6 +103,9 @@ def pareto(board: Mapping[str, Any]) -> str | None:
             ax.step([f for f, _ in front], [v for _, v in front], where="post", color="#555555", linewidth=0.8,
                     linestyle=":", label="Pareto front")
         ax.axvline(board["budget_flops"], color="#999999", linestyle="--", linewidth=0.8, label="budget")
+        fl = board.get("floor")
+        if key == "nmse" and fl and fl.get("nmse") is not None:
+            ax.axhline(fl["nmse"], color="#222222", linestyle="--", linewidth=0.9, label="Bayes floor")
         ax.set_xlabel("declared FLOPs per step")
         ax.set_ylabel("IQM NMSE over games (95% CI)" if key == "iqm" else "NMSE (mean, 95% CI)")
         ax.set_xlim(0, board["budget_flops"] * 1.08)

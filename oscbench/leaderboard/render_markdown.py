@@ -59,21 +59,31 @@ def fmt_steps(n: int | None) -> str:
 
 
 def rank_label(row: Mapping[str, Any]) -> str:
-    """``1``, ``=1`` (statistically tied with the leader), ``3``, or ``—`` (unranked)."""
+    """``1``, ``=1`` (a rank group of several entries whose CIs chain-overlap), ``3``, or ``—`` (unranked)."""
     if row.get("rank") is None:
         return "—"
-    return f"={row['rank']}" if row.get("tied") or (row.get("leader") and row.get("_has_ties")) else str(row["rank"])
+    return f"={row['rank']}" if row.get("tied") else str(row["rank"])
+
+
+VERIFICATION_TEXT = {"verified": "verified by re-execution", "unverified": "not verified",
+                     "failed": "verification failed"}
 
 
 def row_flags(row: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(kind, short badge text, status text) for each flag of a row: lead, tie, ref, old, partial."""
+    """(kind, short badge text, status text) for each flag of a row: lead, tie, ref, verification, old,
+    partial."""
     flags = []
     if row.get("leader"):
         flags.append(("lead", "leader", "leader"))
     if row.get("tied"):
-        flags.append(("tie", "tied", "tied with leader"))
+        n = len(row.get("tied_with") or [])
+        flags.append(("tie", "tied", f"rank group {row['group']}" + (f", CI overlaps {n} other{'s' if n != 1 else ''}"
+                                                                      if n else "")))
     if row.get("reference"):
         flags.append(("ref", f"reference {row['reference']}", f"reference ({row['reference']})"))
+    if row.get("verification"):
+        v = row["verification"]
+        flags.append((f"ver-{v}", v, VERIFICATION_TEXT[v]))
     if row.get("superseded"):
         date = row["superseded"]["date"]
         flags.append(("old", f"superseded {date}", f"superseded {date}"))
@@ -86,10 +96,42 @@ def status_label(row: Mapping[str, Any]) -> str:
     return ", ".join(text for _, _, text in row_flags(row))
 
 
-def _mark_ties(rows: Sequence[dict[str, Any]]) -> None:
-    has = any(r.get("tied") for r in rows)
-    for r in rows:
-        r["_has_ties"] = has
+def fmt_excess(row: Mapping[str, Any]) -> str:
+    """The excess NMSE over the Bayes floor, signed (``+0.0231``), or ``—``."""
+    x = row.get("excess_nmse")
+    return "—" if x is None else f"{x:+.3g}"
+
+
+def floor_note(board: Mapping[str, Any]) -> str | None:
+    """One sentence on the board's Bayes floor, or None for boards without one."""
+    f = board.get("floor")
+    if not f:
+        return None
+    long_run = f"long-run value {fmt_num(f['stationary_nmse'])}" if f.get("stationary_nmse") is not None else ""
+    if f.get("nmse") is None:
+        return (f"Bayes floor (the best any learner can do, as the ISI is random): NMSE {long_run}. "
+                "Excess = an entry's NMSE − the floor's on the entry's own seeds.")
+    seeds = f["seeds"]
+    return (f"Bayes floor (the best any learner can do, as the ISI is random): NMSE {fmt_num(f['nmse'])} on seeds "
+            f"{seeds[0]}–{seeds[-1]} at {fmt_steps(f['steps'])} steps ({long_run}). Excess = an entry's NMSE − "
+            "the floor's on the entry's own seeds.")
+
+
+def board_notes(board: Mapping[str, Any]) -> list[str]:
+    """The notes under a board's table: not-for-ranking, relative error, Bayes floor."""
+    notes = []
+    if board.get("not_for_ranking"):
+        notes.append(f"Not for ranking: {board['not_for_ranking']}.")
+    if board["kind"] == "suite":
+        notes.append(f"Per-game bars: final error ÷ that of the reference T-BPTT entry ({board['reference']}) on the game."
+                     if board.get("reference") else "Without a reference T-BPTT entry the per-game bars show NMSE.")
+    else:
+        notes.append(f"Relative error = final error ÷ that of the reference T-BPTT entry ({board['reference']})."
+                     if board.get("reference") else "Relative error needs a reference T-BPTT entry on this board.")
+    fl = floor_note(board)
+    if fl:
+        notes.append(fl)
+    return notes
 
 
 def _name_md(row: Mapping[str, Any]) -> str:
@@ -100,8 +142,7 @@ def _name_md(row: Mapping[str, Any]) -> str:
 
 def board_markdown(board: Mapping[str, Any]) -> str:
     """One board as a Markdown section (heading, table, notes)."""
-    rows = [dict(r) for r in board["rows"]]
-    _mark_ties(rows)
+    rows = board["rows"]
     lines = [f"### {md_escape(board_title(board))}", ""]
     if board["kind"] == "suite":
         lines += ["| rank | submission | IQM NMSE | 95% CI | games | seeds/game | FLOPs/step | date | status |",
@@ -111,19 +152,18 @@ def board_markdown(board: Mapping[str, Any]) -> str:
                          f"{fmt_ci(r['iqm'])} | {r['n_games']} | {r['seeds']} | {r['flops_per_step']:,} | "
                          f"{r['submitted']} | {md_escape(status_label(r))} |")
     else:
-        lines += ["| rank | submission | NMSE | 95% CI | relative error | FLOPs/step | seeds | steps | steps/s | date | status |",
-                  "|---:|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
+        floor = bool(board.get("floor"))
+        lines += ["| rank | submission | NMSE | 95% CI |" + (" excess over floor |" if floor else "") +
+                  " relative error | FLOPs/step | seeds | steps | steps/s | date | status |",
+                  "|---:|---|---:|---|" + ("---:|" if floor else "") + "---:|---:|---:|---:|---:|---|---|"]
         for r in rows:
             lines.append(f"| {rank_label(r)} | {_name_md(r)} | {fmt_num(r['nmse'][0] if r['nmse'] else None)} | "
-                         f"{fmt_ci(r['nmse'])} | {fmt_num(r['relative_error'], 3)} | {r['flops_per_step']:,} | "
+                         f"{fmt_ci(r['nmse'])} |" + (f" {fmt_excess(r)} |" if floor else "") +
+                         f" {fmt_num(r['relative_error'], 3)} | {r['flops_per_step']:,} | "
                          f"{r['seeds']} | {fmt_steps(r['steps'])} | {fmt_rate(r['steps_per_second'])} | "
                          f"{r['submitted']} | {md_escape(status_label(r))} |")
     lines.append("")
-    if board.get("reference"):
-        lines.append(f"Relative error: final error ÷ the reference T-BPTT entry's ({md_escape(board['reference'])}).")
-    else:
-        lines.append("Relative error needs a reference T-BPTT entry on this board.")
-    lines.append("")
+    lines += [md_escape(n) + "\n" for n in board_notes(board)]
     return "\n".join(lines)
 
 
@@ -132,8 +172,9 @@ def boards_markdown(boards: Sequence[Mapping[str, Any]]) -> str:
     if not boards:
         return "No entries yet: submit with `oscbench submit RECORDS... --name NAME`.\n"
     parts = ["Ranked by mean normalized return error (NMSE: final error ÷ target variance over the last "
-             "200k steps; 0 = perfect, 1 = best constant) with 95% bootstrap CIs over seeds. `=1`: the CI "
-             "overlaps the leader's, so the order is not supported by the data.", ""]
+             "200k steps; 0 = perfect, 1 = best constant) with 95% bootstrap CIs over seeds. Entries share a "
+             "rank group (`=k`) when their CIs overlap, directly or through a chain of overlapping CIs, so the "
+             "data do not support an order between them.", ""]
     parts += [board_markdown(b) for b in boards]
     return "\n".join(parts)
 
@@ -160,19 +201,21 @@ check with `oscbench leaderboard validate`, rebuild this page and `site/` with
 
 def board_text(board: Mapping[str, Any]) -> str:
     """A board as an aligned plain-text table for the terminal (control characters removed)."""
-    rows = [dict(r) for r in board["rows"]]
-    _mark_ties(rows)
+    rows = board["rows"]
     clean = lambda s: "".join(c for c in str(s) if c.isprintable())[:40]  # noqa: E731
+    floor = bool(board.get("floor")) and board["kind"] != "suite"
     if board["kind"] == "suite":
         head = ["rank", "submission", "IQM NMSE", "95% CI", "games", "FLOPs/step", "date", "status"]
         body = [[rank_label(r), clean(r["name"]), fmt_num(r["iqm"][0] if r["iqm"] else None), fmt_ci(r["iqm"]),
                  str(r["n_games"]), f"{r['flops_per_step']:,}", r["submitted"], status_label(r)] for r in rows]
     else:
-        head = ["rank", "submission", "NMSE", "95% CI", "rel.err", "FLOPs/step", "seeds", "steps", "steps/s",
-                "date", "status"]
-        body = [[rank_label(r), clean(r["name"]), fmt_num(r["nmse"][0] if r["nmse"] else None), fmt_ci(r["nmse"]),
-                 fmt_num(r["relative_error"], 3), f"{r['flops_per_step']:,}", str(r["seeds"]), fmt_steps(r["steps"]),
+        head = ["rank", "submission", "NMSE", "95% CI"] + (["excess"] if floor else []) + \
+               ["rel.err", "FLOPs/step", "seeds", "steps", "steps/s", "date", "status"]
+        body = [[rank_label(r), clean(r["name"]), fmt_num(r["nmse"][0] if r["nmse"] else None), fmt_ci(r["nmse"])] +
+                ([fmt_excess(r)] if floor else []) +
+                [fmt_num(r["relative_error"], 3), f"{r['flops_per_step']:,}", str(r["seeds"]), fmt_steps(r["steps"]),
                  fmt_rate(r["steps_per_second"]), r["submitted"], status_label(r)] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([board_title(board), fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
+    notes = [n for n in board_notes(board) if not n.startswith(("Relative error", "Per-game", "Without"))]
+    return "\n".join([board_title(board), fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body] + notes)

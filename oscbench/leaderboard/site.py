@@ -22,13 +22,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from oscbench._atomic import write_text_atomic
+from oscbench._atomic import write_failed, write_text_atomic
 from oscbench.errors import OscbenchError
 from oscbench.leaderboard import entries as E
 from oscbench.leaderboard import plots
-from oscbench.leaderboard.ranking import board_id, board_title, build_boards
-from oscbench.leaderboard.render_markdown import (README_HEAD, boards_markdown, fmt_ci, fmt_num, fmt_rate, fmt_steps,
-                                                  rank_label, row_flags, safe_url, splice)
+from oscbench.leaderboard.ranking import board_id, board_title, build_boards, empty_boards, order_boards
+from oscbench.leaderboard.render_markdown import (README_HEAD, board_notes, boards_markdown, fmt_ci, fmt_excess,
+                                                  fmt_num, fmt_rate, fmt_steps, rank_label, row_flags, safe_url,
+                                                  splice)
 from oscbench.leaderboard.validation import check_entry
 
 ASSETS = ("leaderboard.css", "leaderboard.js")
@@ -64,12 +65,25 @@ def _num_td(value: float | None, text: str) -> str:
     return f'<td class="num" data-sort="{esc(sort)}">{esc(text)}</td>'
 
 
-def _name_td(r: Mapping[str, Any]) -> str:
+def _badge_title(kind: str, r: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    if kind == "tie":
+        others = ", ".join(names.get(f, f) for f in r.get("tied_with") or [])
+        return (f"rank group {r['group']}: entries whose 95% CIs overlap, directly or through a chain, share a rank"
+                + (f"; this CI overlaps: {others}" if others else ""))
+    return {"ver-verified": "re-executed by the leaderboard and reproduced",
+            "ver-unverified": "not (yet) re-executed by the leaderboard",
+            "ver-failed": "re-execution did not reproduce the submitted results"}.get(kind, "")
+
+
+def _name_td(r: Mapping[str, Any], names: Mapping[str, str]) -> str:
     url = safe_url(r.get("url"))
     name = esc(r["name"])
     link = f'<a href="{esc(url)}" rel="nofollow noopener noreferrer">{name}</a>' if url else name
-    tips = {"tie": ' title="95% CI overlaps the leader\'s"'}
-    badges = [f'<span class="badge {kind}"{tips.get(kind, "")}>{esc(short)}</span>' for kind, short, _ in row_flags(r)]
+    badges = []
+    for kind, short, _ in row_flags(r):
+        title = _badge_title(kind, r, names)
+        attr = f' title="{esc(title)}"' if title else ""
+        badges.append(f'<span class="badge {kind}"{attr}>{esc(short)}</span>')
     parts = [f'<span class="entry-name">{link}</span><span class="badges">{"".join(badges)}</span>']
     if r.get("authors"):
         parts.append(f'<div class="authors">{esc(", ".join(r["authors"]))}</div>')
@@ -85,7 +99,9 @@ def _name_td(r: Mapping[str, Any]) -> str:
 def _row_attrs(r: Mapping[str, Any]) -> str:
     cls = [c for c, on in (("leader", r.get("leader")), ("tied", r.get("tied")), ("superseded", r.get("superseded"))) if on]
     search = " ".join([str(r["name"]), " ".join(r.get("authors", [])), str(r["learner"]), str(r.get("description") or "")])
-    return f'class="{" ".join(["entry"] + cls)}" data-file="{esc(r["file"])}" data-search="{esc(search.lower())}"'
+    group = "" if r.get("group") is None else f' data-group="{r["group"]}"'
+    return (f'class="{" ".join(["entry"] + cls)}" data-file="{esc(r["file"])}"{group} '
+            f'data-verification="{esc(r.get("verification") or "")}" data-search="{esc(search.lower())}"')
 
 
 def _rank_td(r: Mapping[str, Any]) -> str:
@@ -93,35 +109,45 @@ def _rank_td(r: Mapping[str, Any]) -> str:
 
 
 def board_table(board: Mapping[str, Any]) -> str:
-    """The entries table of one board (``table.entries.sortable``)."""
-    rows = [dict(r) for r in board["rows"]]
-    has = any(r.get("tied") for r in rows)
-    for r in rows:
-        r["_has_ties"] = has
+    """The entries table of one board (``table.entries.sortable``); trace boards with a Bayes floor get
+    an excess column and the floor as a reference line in the table's foot."""
+    rows = board["rows"]
+    names = {r["file"]: str(r["name"]) for r in rows}
+    foot = ""
     if board["kind"] == "suite":
         head = [_th("rank", True), _th("submission", False), _th("IQM NMSE", True, "interquartile mean of per-run NMSE"),
                 _th("95% CI", False, "stratified bootstrap"), _th("games", True), _th("seeds/game", True),
                 _th("FLOPs/step", True), _th("date", False)]
-        body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r)}'
+        body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r, names)}'
                 f'{_num_td(r["iqm"][0] if r["iqm"] else None, fmt_num(r["iqm"][0] if r["iqm"] else None))}'
                 f'<td class="ci">{esc(fmt_ci(r["iqm"]))}</td>{_num_td(r["n_games"], str(r["n_games"]))}'
                 f'{_num_td(r["seeds"], str(r["seeds"]))}{_num_td(r["flops_per_step"], format(r["flops_per_step"], ","))}'
                 f'<td class="date">{esc(r["submitted"])}</td></tr>' for r in rows]
     else:
+        fl = board.get("floor")
+        excess = (lambda r: _num_td(r.get("excess_nmse"), fmt_excess(r))) if fl else (lambda r: "")  # noqa: E731
         head = [_th("rank", True), _th("submission", False), _th("NMSE", True, "mean over seeds"),
-                _th("95% CI", False, "percentile bootstrap over seeds"),
-                _th("rel. error", True, "relative error: final error ÷ the reference T-BPTT entry's"), _th("FLOPs/step", True),
-                _th("seeds", True), _th("steps", True), _th("steps/s", True, "steps per CPU-second"),
-                _th("date", False)]
-        body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r)}'
+                _th("95% CI", False, "percentile bootstrap over seeds")]
+        if fl:
+            head.append(_th("excess", True, "NMSE − the Bayes floor's NMSE on the entry's own seeds and run length"))
+        head += [_th("rel. error", True, "relative error: final error ÷ the reference T-BPTT entry's"),
+                 _th("FLOPs/step", True), _th("seeds", True), _th("steps", True),
+                 _th("steps/s", True, "steps per CPU-second"), _th("date", False)]
+        body = [f'<tr {_row_attrs(r)}>{_rank_td(r)}{_name_td(r, names)}'
                 f'{_num_td(r["nmse"][0] if r["nmse"] else None, fmt_num(r["nmse"][0] if r["nmse"] else None))}'
-                f'<td class="ci">{esc(fmt_ci(r["nmse"]))}</td>{_num_td(r["relative_error"], fmt_num(r["relative_error"], 3))}'
+                f'<td class="ci">{esc(fmt_ci(r["nmse"]))}</td>{excess(r)}'
+                f'{_num_td(r["relative_error"], fmt_num(r["relative_error"], 3))}'
                 f'{_num_td(r["flops_per_step"], format(r["flops_per_step"], ","))}{_num_td(r["seeds"], str(r["seeds"]))}'
                 f'{_num_td(r["steps"], fmt_steps(r["steps"]))}'
                 f'{_num_td(r["steps_per_second"], fmt_rate(r["steps_per_second"]))}'
                 f'<td class="date">{esc(r["submitted"])}</td></tr>' for r in rows]
+        if fl and fl.get("nmse") is not None:
+            foot = (f'<tfoot><tr class="floor"><td></td><td>Bayes floor <span class="note">(no learner can do better: '
+                    f'the ISI is random)</span></td><td class="num">{esc(fmt_num(fl["nmse"]))}</td>'
+                    f'<td colspan="{len(head) - 3}" class="note">seeds {fl["seeds"][0]}–{fl["seeds"][-1]}, '
+                    f'{esc(fmt_steps(fl["steps"]))} steps; long-run {esc(fmt_num(fl["stationary_nmse"]))}</td></tr></tfoot>')
     return ('<div class="table-wrap"><table class="entries sortable">'
-            f'<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+            f'<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody>{foot}</table></div>')
 
 
 def _suite_extras(board: Mapping[str, Any]) -> str:
@@ -132,8 +158,9 @@ def _suite_extras(board: Mapping[str, Any]) -> str:
     for g in board["games"]:
         cells = "".join(_num_td(r["per_game"].get(g), fmt_num(r["per_game"].get(g))) for r in rows)
         body.append(f"<tr><td>{esc(g)}</td>{cells}</tr>")
-    out = ['<h3>NMSE per game (mean over seeds)</h3><div class="table-wrap"><table class="per-game sortable">'
-           f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>']
+    out = [f'<details class="per-game"><summary>NMSE per game (mean over seeds), {len(board["games"])} games'
+           '</summary><div class="table-wrap"><table class="per-game sortable">'
+           f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div></details>']
     poi = board["probability_of_improvement"]
     if len(poi["order"]) > 1:
         names = {r["file"]: r["name"] for r in board["rows"]}
@@ -154,26 +181,48 @@ def _figure(src: str, alt: str, caption: str) -> str:
             f'<figcaption>{esc(caption)}</figcaption></figure>')
 
 
+def _section(b: Mapping[str, Any], plot_files: Mapping[str, list[tuple[str, str, str]]]) -> str:
+    bid = board_id(b)
+    smoke = (f'<p class="not-for-ranking"><strong>Not for ranking.</strong> {esc(b["not_for_ranking"])}.</p>'
+             if b.get("not_for_ranking") else "")
+    tag = ' <span class="tag smoke">smoke · not for ranking</span>' if b.get("not_for_ranking") else ""
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in board_notes(b) if not n.startswith("Not for ranking"))
+    if not b["rows"]:  # collapsed: one line until opened
+        return (f'<section class="board empty" id="{esc(bid)}" data-preset="{esc(b["preset"])}"><details><summary>'
+                f'<h2>{esc(board_title(b))}{tag}</h2> <span class="note">no entries yet</span></summary>'
+                f'{smoke}{notes}</details></section>')
+    figs = "".join(_figure(*f) for f in plot_files.get(bid, []))
+    extras = _suite_extras(b) if b["kind"] == "suite" else ""
+    return (f'<section class="board" id="{esc(bid)}" data-preset="{esc(b["preset"])}"><h2>{esc(board_title(b))}{tag}</h2>'
+            f'{smoke}{board_table(b)}{notes}{extras}<div class="plots">{figs}</div></section>')
+
+
 def render_page(boards: Sequence[Mapping[str, Any]], plot_files: Mapping[str, list[tuple[str, str, str]]],
                 n_entries: int) -> str:
-    """The whole ``index.html``. ``plot_files``: board id -> [(relative src, alt, caption)]."""
-    nav = "".join(f'<li><a href="#{esc(board_id(b))}">{esc(board_title(b))}</a></li>' for b in boards)
+    """The whole ``index.html``. ``boards`` in page order (boards without rows are shown collapsed; the
+    per-game boards of a suite collapsed under it); ``plot_files``: board id -> [(relative src, alt, caption)]."""
+    nav = "".join(f'<li><a href="#{esc(board_id(b))}">{esc(board_title(b))}</a>'
+                  f'{" <span class=note>(no entries)</span>" if not b["rows"] else ""}</li>'
+                  for b in boards if b["kind"] != "game")
     options = "".join(f'<option value="{esc(board_id(b))}">{esc(board_title(b))}</option>' for b in boards)
-    sections = []
-    for b in boards:
-        bid = board_id(b)
-        if b["kind"] == "suite":
-            ref = (f'Per-game bars: final error ÷ that of the reference T-BPTT entry ({b["reference"]}) on the game.'
-                   if b.get("reference") else "Without a reference T-BPTT entry the per-game bars show NMSE.")
-        else:
-            ref = (f'Relative error = final error ÷ that of the reference T-BPTT entry ({b["reference"]}).'
-                   if b.get("reference") else "Relative error needs a reference T-BPTT entry on this board.")
-        figs = "".join(_figure(*f) for f in plot_files.get(bid, []))
-        extras = _suite_extras(b) if b["kind"] == "suite" else ""
-        sections.append(f'<section class="board" id="{esc(bid)}"><h2>{esc(board_title(b))}</h2>'
-                        f'{board_table(b)}<p class="note">{esc(ref)}</p>{extras}'
-                        f'<div class="plots">{figs}</div></section>')
-    empty = "" if boards else '<p class="note">No entries yet: submit with <code>oscbench submit</code>.</p>'
+    sections: list[str] = []
+    i = 0
+    while i < len(boards):
+        b = boards[i]
+        if b["kind"] != "game":
+            sections.append(_section(b, plot_files))
+            i += 1
+            continue
+        j = i
+        while j < len(boards) and boards[j]["kind"] == "game" and (boards[j]["task"], boards[j]["preset"]) == \
+                (b["task"], b["preset"]):
+            j += 1
+        inner = "".join(_section(g, plot_files) for g in boards[i:j])
+        sections.append(f'<details class="game-boards"><summary>{esc(b["task"])} · {esc(b["preset"])}: '
+                        f'{j - i} per-game boards</summary>{inner}</details>')
+        i = j
+    empty = "" if any(b["rows"] for b in boards) else \
+        '<p class="note">No entries yet: submit with <code>oscbench submit</code>.</p>'
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -190,8 +239,11 @@ def render_page(boards: Sequence[Mapping[str, Any]], plot_files: Mapping[str, li
 <h1>oscbench leaderboard</h1>
 <p class="lede">Online state construction benchmarks (trace patterning, Atari prediction). Entries are ranked by
 mean normalized return error (NMSE: final error over the last 200k steps ÷ the target's variance there; 0 is
-perfect, 1 is the best constant prediction) with 95% bootstrap confidence intervals over seeds. Entries
-whose interval overlaps the leader's are marked <em>tied</em> and share rank =1. {n_entries} entries.</p>
+perfect, 1 is the best constant prediction) with 95% bootstrap confidence intervals over seeds. Ranks come in
+groups: entries whose intervals overlap, directly or through a chain of overlapping intervals, share a rank
+(shown <em>=k</em>), since the data do not order them. Smoke boards are checks, not for ranking. Trace-patterning
+boards show the Bayes floor, the error no learner can beat, and each entry's excess over it. Badges show whether
+an entry was verified by re-execution. {n_entries} entries.</p>
 <div class="controls">
 <label>Filter rows <input id="filter" type="search" placeholder="name, author, learner" autocomplete="off"></label>
 <label>Board <select id="board-filter"><option value="">all boards</option>{options}</select></label>
@@ -203,7 +255,8 @@ whose interval overlaps the leader's are marked <em>tied</em> and share rank =1.
 {empty}{"".join(sections)}
 </main>
 <footer>Built by <code>oscbench leaderboard build</code> from <code>leaderboard/submissions/</code>. Click a column
-heading to sort; NMSE and relative error: lower is better.</footer>
+heading to sort; NMSE and relative error: lower is better. The filters are kept in the address (query string), so
+a filtered view can be bookmarked or shared.</footer>
 </body>
 </html>
 """
@@ -266,8 +319,14 @@ def build(root: str | Path = Path("leaderboard"), *, check_data: bool = False) -
     Refuses (OscbenchError) if any entry is invalid; on any failure nothing under ``root`` changes.
     """
     root = Path(root)
-    entries = load_valid_entries(root, check_data=check_data)
+    return write_site(root, load_valid_entries(root, check_data=check_data))
+
+
+def write_site(root: Path, entries: Sequence[tuple[Path | None, Mapping[str, Any]]]) -> BuildResult:
+    """Write ``<root>/README.md`` and ``<root>/site/`` from ``entries`` (already validated: :func:`build`
+    validates them first), all or nothing."""
     boards = build_boards(entries)
+    page_boards = order_boards([*boards, *empty_boards(boards)])
     readme = root / "README.md"
     old_readme = readme.read_text(encoding="utf-8") if readme.exists() else README_HEAD
     new_readme = splice(old_readme, boards_markdown(boards))
@@ -278,15 +337,17 @@ def build(root: str | Path = Path("leaderboard"), *, check_data: bool = False) -
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        _render_into(tmp, boards, len(entries))
+        _render_into(tmp, page_boards, len(entries))
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         if site.exists():
             os.replace(site, old)
         os.replace(tmp, site)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not site.exists():
             os.replace(old, site)
+        if isinstance(err, OSError):   # e.g. a full disk: one line, the old site kept
+            raise write_failed(site, err) from None
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):

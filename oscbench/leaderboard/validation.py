@@ -56,11 +56,18 @@ def _canon(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
 
 
+def _learner_label(r: Mapping[str, Any]) -> str:
+    """``hybrid``, or ``name (spec)`` when the name is not the spec the user gave."""
+    spec, name = r["learner"]["spec"], r["learner"]["name"]
+    return name if name == spec else f"{name} ({spec})"
+
+
 def _mixed(records: Sequence[Mapping[str, Any]], what: str, key, fix: str) -> list[str]:
     counts = Counter(_canon(key(r)) for r in records)
     if len(counts) <= 1:
         return []
-    parts = ", ".join(f"{v} ({n} run{'s' if n > 1 else ''})" for v, n in counts.most_common(4))
+    shown = {c: (json.loads(c) if isinstance(json.loads(c), str) else c) for c in counts}   # strings unquoted
+    parts = ", ".join(f"{shown[v]} ({n} run{'s' if n > 1 else ''})" for v, n in counts.most_common(4))
     return [f"the records mix {what}: {parts}; {fix}"]
 
 
@@ -100,8 +107,10 @@ def _dataset_problem(task: Any, r: Mapping[str, Any]) -> str | None:
         return f"dataset {ds['id']} is not the task's stream {want_id}"
     if task.kind == "trace-patterning":
         if ds.get("sha256_kind") != "generated-stream":
-            return ("the stream was read from a file, whose digest the leaderboard cannot recompute; "
-                    "rerun without --dataset so the record carries the generated stream's digest")
+            where = f" {ds['path']}" if ds.get("path") else ""
+            return (f"the run read its stream from the dataset file{where}, whose digest the leaderboard cannot "
+                    "recompute; evaluate on the task's own stream (`oscbench evaluate` without a dataset file) "
+                    "so the record carries the generated stream's digest")
         sid, digest, params = _generated_dataset(task.id, r["seed"], r["steps"])
         if _canon(ds["params"]) != params or ds["seed"] != r["seed"]:
             return f"dataset parameters or seed differ from the task's stream for seed {r['seed']}"
@@ -148,7 +157,7 @@ def check_records(records: Sequence[Any], *, labels: Sequence[str] | None = None
             per_run.setdefault(f"the run is unaudited (causality {audit.get('causality')!r}, determinism "
                                f"{audit.get('determinism')!r}); only runs that pass both audits count", []).append(lab)
             continue
-        rep = validate_record(r)
+        rep = validate_record(r, stream=check_data)
         for e in rep.errors:
             per_run.setdefault(e, []).append(lab)
         if rep.ok:
@@ -159,8 +168,7 @@ def check_records(records: Sequence[Any], *, labels: Sequence[str] | None = None
 
     problems += _mixed(good, "tasks", lambda r: f"{r['task']['id']}", "submit one task per entry")
     problems += _mixed(good, "presets", lambda r: r["task"]["preset"], "submit one preset per entry")
-    problems += _mixed(good, "learners", lambda r: [r["learner"]["spec"], r["learner"]["name"]],
-                       "submit one learner per entry")
+    problems += _mixed(good, "learners", _learner_label, "submit one learner per entry")
     problems += _mixed(good, "hyper-parameters", lambda r: r["learner"]["hyperparameters"],
                        "submit one hyper-parameter setting per entry")
     problems += _mixed(good, "code digests (learner.source_sha256)", lambda r: r["learner"]["source_sha256"],

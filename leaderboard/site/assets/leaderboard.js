@@ -33,6 +33,30 @@
     rows.forEach(function (r) { body.appendChild(r); });
   }
 
+  // The filter state lives in the query string (?q=...&board=...&superseded=1), so a filtered view can
+  // be bookmarked, shared and reloaded; the hash stays free for the board anchors.
+  function readState() {
+    var p = new URLSearchParams(window.location.search);
+    var board = p.get("board") || "";
+    var select = document.getElementById("board-filter");
+    var known = Array.prototype.some.call(select.options, function (o) { return o.value === board; });
+    document.getElementById("filter").value = p.get("q") || "";
+    select.value = known ? board : "";
+    document.getElementById("show-superseded").checked = p.get("superseded") === "1";
+  }
+
+  function writeState() {
+    var p = new URLSearchParams();
+    var q = document.getElementById("filter").value;
+    var board = document.getElementById("board-filter").value;
+    if (q) { p.set("q", q); }
+    if (board) { p.set("board", board); }
+    if (document.getElementById("show-superseded").checked) { p.set("superseded", "1"); }
+    var search = p.toString();
+    var url = window.location.pathname + (search ? "?" + search : "") + window.location.hash;
+    try { window.history.replaceState(null, "", url); } catch (e) { /* some file:// hosts refuse; filters still work */ }
+  }
+
   function applyFilters() {
     var q = (document.getElementById("filter").value || "").toLowerCase().trim();
     var showOld = document.getElementById("show-superseded").checked;
@@ -42,12 +66,28 @@
     for (var s = 0; s < sections.length; s++) {
       var sec = sections[s];
       sec.hidden = board !== "" && sec.id !== board;
+      if (board !== "" && sec.id === board) {  // a chosen board opens even when collapsed
+        for (var el = sec; el; el = el.parentElement) {
+          if (el.tagName === "DETAILS") { el.open = true; }
+        }
+        var own = sec.querySelector("details");
+        if (own) { own.open = true; }
+      }
       var rows = sec.querySelectorAll("table.entries tbody tr");
       for (var i = 0; i < rows.length; i++) {
         var text = (rows[i].getAttribute("data-search") || "").toLowerCase();
         rows[i].classList.toggle("filtered-out", q !== "" && text.indexOf(q) < 0);
       }
     }
+    var groups = document.querySelectorAll("details.game-boards");
+    for (var g = 0; g < groups.length; g++) {
+      groups[g].hidden = board !== "" && !groups[g].querySelector("section.board:not([hidden])");
+    }
+  }
+
+  function onChange() {
+    applyFilters();
+    writeState();
   }
 
   function init() {
@@ -68,9 +108,10 @@
     }
     ["filter", "show-superseded", "board-filter"].forEach(function (id) {
       var el = document.getElementById(id);
-      el.addEventListener("input", applyFilters);
-      el.addEventListener("change", applyFilters);
+      el.addEventListener("input", onChange);
+      el.addEventListener("change", onChange);
     });
+    readState();
     document.body.classList.add("js");
     applyFilters();
   }

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from oscbench.datasets import kinds
+from oscbench.datasets.atari import games as G
 from oscbench.datasets.atari.emulator import FRAME_SIZE, MAX_EPISODE_FRAMES, N_ACTION_SLOTS, RANDOM_SEED
 from oscbench.datasets.atari.replay import GAMMA, Replay
-from oscbench.datasets.format import DatasetWriter, library_versions
+from oscbench.datasets.format import DatasetWriter, bound_digest, expected_attrs, library_versions
+from oscbench.errors import ConfigError, DataError
 
 KIND = "atari"
 GENERATOR = "oscbench.datasets.atari"
@@ -57,7 +60,7 @@ def write_replay(replay: Replay, path: str | os.PathLike[str], *, dataset_id: st
     ret = replay.returns()
     with DatasetWriter(path, dataset_id=dataset_id, kind=KIND, generator=GENERATOR,
                        params=atari_params(replay.game, policy_sha256), seed=-1, gamma=GAMMA,
-                       step_arrays=STEP_ARRAYS, observation_layout=LAYOUT, overwrite=overwrite,
+                       step_arrays=STEP_ARRAYS, overwrite=overwrite,
                        extra_attrs=extra,
                        versions=library_versions(ale_py=facts["ale_py_version"], opencv=cv2.__version__)) as w:
         for a in range(0, replay.n_steps, _BLOCK):
@@ -68,3 +71,39 @@ def write_replay(replay: Replay, path: str | os.PathLike[str], *, dataset_id: st
             w.add_meta(name, arr)
         w.add_meta("minimal_action_set", np.asarray(facts["minimal_action_set"], np.int32))
     return Path(path)
+
+
+# -- the dataset kind: what an Atari file may not choose (see oscbench.datasets.kinds) ----------------
+#: attributes that describe how the file was made but not its content (not bound by the content digest)
+PROVENANCE = frozenset({"ale_py_version", "policy_file"})
+
+
+def _canonical(attrs) -> dict:
+    """Attributes the code derives from the dataset id (and, for registry games, the registry)."""
+    try:
+        game, tag = G.parse_id(str(attrs.get("dataset_id")))
+    except ConfigError:
+        raise DataError(f"attribute 'dataset_id' {attrs.get('dataset_id')!r} is not an atari/<Game>-v1 id; "
+                        "generate or download the file again.") from None
+    out = {"dataset_id": G.dataset_id(game) if tag is None else str(attrs["dataset_id"]), "game": game,
+           "seed": -1, "gamma": GAMMA}
+    policy = attrs.get("policy_sha256")
+    if tag is None:
+        facts = G.game_facts(game)
+        policy = facts["policy_sha256"]
+        out["policy_sha256"] = policy
+        out.update({k: facts[k] for k in ("rom_id", "rom_md5", "screen") if k in facts})
+    out["params"] = atari_params(game, str(policy))
+    return out
+
+
+SPEC = kinds.register(kinds.KindSpec(KIND, GENERATOR, layout=lambda params: [dict(s) for s in LAYOUT],
+                                     sources=frozenset({"frames", "actions", "rewards"}), canonical=_canonical,
+                                     json_attrs=frozenset({"screen"}), provenance=PROVENANCE))
+
+
+def registry_content_digest(game: str, arrays_sha256: str, n_steps: int) -> str:
+    """The content digest of the registry file of ``game`` whose arrays have digest ``arrays_sha256``:
+    the bound attributes are all derived by the code, so no replay is needed (maintainers' registry update)."""
+    attrs = expected_attrs(SPEC, {"dataset_id": G.dataset_id(game)}, {k: s for k, (_, s) in STEP_ARRAYS.items()})
+    return bound_digest(arrays_sha256, {**attrs, "n_steps": int(n_steps)})

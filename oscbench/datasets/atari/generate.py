@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, Union
 
 from tqdm.auto import tqdm
 
@@ -76,13 +78,23 @@ def read_policy(name: str, policy_file: str | os.PathLike[str] | None = None) ->
     return data, digest, path.name
 
 
+Progress = Union[bool, Callable[[int], None]]  # noqa: UP007 (a runtime alias; 3.10 needs Union)
+
+
 def replay_policy(name: str, policy_file: str | os.PathLike[str] | None = None, *, n_steps: int | None = None,
-                  progress: bool = False) -> tuple[Replay, str, str]:
-    """Replay the (checked) log of an Atari id; returns ``(replay, policy_sha256, policy file name)``."""
+                  progress: Progress = False) -> tuple[Replay, str, str]:
+    """Replay the (checked) log of an Atari id; returns ``(replay, policy_sha256, policy file name)``.
+
+    ``progress``: True shows a per-frame bar (frames/s, ETA); a callable receives the number of frames
+    done since its last call (e.g. a bar shared by several games).
+    """
     game, _ = G.parse_id(name)
     data, digest, fname = read_policy(name, policy_file)
     total = len(data) if n_steps is None else min(len(data), n_steps)
-    with tqdm(total=total, unit="step", unit_scale=True, desc=game, disable=not progress, leave=False) as bar:
+    if callable(progress):
+        return replay_log(game, data, n_steps=n_steps, progress=progress), digest, fname
+    with tqdm(total=total, unit="frame", unit_scale=True, desc=f"replay {game}", disable=not progress,
+              leave=False, dynamic_ncols=True) as bar:
         rep = replay_log(game, data, n_steps=n_steps, progress=bar.update)
     return rep, digest, fname
 
@@ -102,7 +114,7 @@ def check_against_registry(rep: Replay) -> None:
 
 
 def generate(name: str, *, policy_file: str | os.PathLike[str] | None = None,
-             output: str | os.PathLike[str] | None = None, overwrite: bool = False, progress: bool = True,
+             output: str | os.PathLike[str] | None = None, overwrite: bool = False, progress: Progress = True,
              check_registry: bool = True) -> Path:
     """Replay the log of ``name`` (``atari/<Game>-v1`` or a tagged id) into a dataset file; return its path.
 
@@ -119,11 +131,21 @@ def generate(name: str, *, policy_file: str | os.PathLike[str] | None = None,
 
 
 def _generate_one(args: tuple) -> tuple[str, str]:
-    name, kwargs = args
+    name, kwargs, frames = args      # frames: None, a callable, or a queue receiving frame counts
+    report = frames.put if hasattr(frames, "put") else frames
     try:
-        return name, str(generate(name, progress=False, **kwargs))
+        return name, str(generate(name, progress=report or False, **kwargs))
     except OscbenchError as err:
         return name, f"error: {err}"
+
+
+def _frames_of(did: str) -> int:
+    game, tag = G.parse_id(did)
+    size = G.game_facts(game).get("policy_size") if tag is None else None
+    if size is None:
+        p = policy_path(game)
+        size = p.stat().st_size if p.is_file() else 0
+    return int(size)
 
 
 def generate_many(names: list[str], *, jobs: int = 1, overwrite: bool = False, skip_existing: bool = True,
@@ -131,7 +153,8 @@ def generate_many(names: list[str], *, jobs: int = 1, overwrite: bool = False, s
     """Generate several Atari datasets into the data dir, ``jobs`` processes at a time.
 
     Existing files are kept (``skip_existing``) unless ``overwrite``. Returns id -> path; if any game
-    fails, the others still finish and one DataError lists the failures.
+    fails, the others still finish and one DataError lists the failures. ``progress`` shows one bar over
+    the frames of every game (frames/s and ETA), with the games done in its label.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs} must be at least 1.")
@@ -146,28 +169,55 @@ def generate_many(names: list[str], *, jobs: int = 1, overwrite: bool = False, s
             todo.append(did)
     kwargs = {"overwrite": overwrite, "check_registry": check_registry}
     failures: list[str] = []
-    with tqdm(total=len(todo), unit="game", desc="atari", disable=not progress or not todo) as bar:
-        if jobs == 1 or len(todo) <= 1:
-            results = (_generate_one((did, kwargs)) for did in todo)
-        else:
-            import multiprocessing as mp
+    n_done = 0
+    with tqdm(total=sum(_frames_of(d) for d in todo), unit="frame", unit_scale=True, dynamic_ncols=True,
+              desc=f"atari 0/{len(todo)} games", disable=not progress or not todo) as bar:
 
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context("spawn"))
-            futures = [pool.submit(_generate_one, (did, kwargs)) for did in todo]
-            results = (f.result() for f in as_completed(futures))
-        try:
-            for did, res in results:
-                if res.startswith("error: "):
-                    failures.append(f"{did}: {res[7:]}")
-                else:
-                    done[did] = Path(res)
-                bar.update(1)
-        finally:
-            if jobs > 1 and len(todo) > 1:
-                pool.shutdown(cancel_futures=True)
+        def finished(did: str, res: str) -> None:
+            nonlocal n_done
+            n_done += 1
+            if res.startswith("error: "):
+                failures.append(f"{did}: {res[7:]}")
+            else:
+                done[did] = Path(res)
+            bar.set_description(f"atari {n_done}/{len(todo)} games", refresh=True)
+
+        if jobs == 1 or len(todo) <= 1:
+            for did in todo:
+                finished(*_generate_one((did, kwargs, bar.update if progress else None)))
+        else:
+            _generate_parallel(todo, kwargs, jobs, bar if progress else None, finished)
     if failures:
         raise DataError(f"{len(failures)} of {len(ids)} datasets failed -- " + " | ".join(failures))
     return done
+
+
+def _generate_parallel(todo: list[str], kwargs: dict, jobs: int, bar: Any, finished: Callable[[str, str], None]) -> None:
+    """Run ``_generate_one`` in ``jobs`` spawned processes; their frame counts come back through a queue."""
+    import multiprocessing as mp
+    import queue as _queue
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager() if bar is not None else None
+    frames = manager.Queue() if manager is not None else None
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx)
+    try:
+        pending = {pool.submit(_generate_one, (did, kwargs, frames)) for did in todo}
+        while pending:
+            ready, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            if frames is not None:
+                try:
+                    while True:
+                        bar.update(frames.get_nowait())
+                except _queue.Empty:
+                    pass
+            for f in ready:
+                finished(*f.result())
+    finally:
+        pool.shutdown(cancel_futures=True)
+        if manager is not None:
+            manager.shutdown()
 
 
 def generate_named(name: str, *, policy_file: str | os.PathLike[str] | None = None, jobs: int = 1,

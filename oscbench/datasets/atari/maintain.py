@@ -4,7 +4,7 @@
 
 reads ``DATA_ROOT/atari/<Game>-v1.h5`` (made by ``oscbench datasets generate``), checks each file's
 digests, and records per game: ROM md5, minimal action set, screen size, dataset size and content
-digest (``DatasetFile.content_sha256``: every array, not the version attributes), the full
+digests (``arrays_sha256``: every array; ``content_sha256``: the arrays and the bound attributes), the full
 fingerprint and the 20,000-step prefix fingerprint (see :mod:`.fingerprint`), plus the versions of
 ale-py, OpenCV and numpy that made them. Users never run this.
 """
@@ -33,10 +33,32 @@ def facts_from_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         facts = {"rom_id": str(a["rom_id"]), "rom_md5": str(a["rom_md5"]),
                  "minimal_action_set": [int(x) for x in ds.array("meta/minimal_action_set")],
                  "screen": json.loads(a["screen"]) if isinstance(a["screen"], str) else list(a["screen"]),
-                 "dataset_bytes": path.stat().st_size, "content_sha256": ds.content_sha256,
+                 "dataset_bytes": path.stat().st_size, "arrays_sha256": ds.arrays_sha256,
+                 "content_sha256": ds.content_sha256,
                  "fingerprint": fp, "prefix": prefix}
         versions = {k: ds.versions[k] for k in ("ale_py", "opencv", "numpy") if k in ds.versions}
         return facts, versions
+
+
+def rebind_registry() -> list[str]:
+    """Recompute every game's ``content_sha256`` from its ``arrays_sha256`` (or, in a registry written
+    before the content digest bound the attributes, from its old array-only ``content_sha256``) and the
+    attributes the code derives (:func:`~oscbench.datasets.atari.dataset.registry_content_digest`):
+    run after a change of those attributes; no replay needed. Returns the games updated."""
+    from oscbench.datasets.atari.dataset import registry_content_digest
+
+    reg = json.loads(G.REGISTRY_FILE.read_text(encoding="utf-8"))
+    done = []
+    for game, facts in reg["games"].items():
+        arrays = facts.get("arrays_sha256") or facts.get("content_sha256")
+        if not arrays or "fingerprint" not in facts:
+            continue
+        facts["arrays_sha256"] = arrays
+        facts["content_sha256"] = registry_content_digest(game, arrays, facts["fingerprint"]["n_steps"])
+        done.append(game)
+    write_text_atomic(G.REGISTRY_FILE, dump_registry(reg))
+    G._registry.cache_clear()
+    return done
 
 
 def dump_registry(reg: dict[str, Any]) -> str:
