@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
             walls[w].append(wall)
             got = [comparable(r) for r in recs]
             ok = sum(r["status"] == "ok" for r in recs)
-            cpu = sum(r["timing"].get("total_cpu_seconds") or 0.0 for r in recs)
+            # the evaluator's own CPU time plus the learner's (an isolated learner's is its child process's)
+            cpu = sum((r["timing"].get("total_cpu_seconds") or 0.0) + (r["timing"].get("cpu_seconds") or 0.0)
+                      for r in recs)
             cores[w].append(cpu / wall)
             ref = ref or got
             identical &= got == ref
