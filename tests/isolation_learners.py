@@ -145,3 +145,29 @@ class Unpicklable(Honest):
 
 def unpicklable(n_features, *, seed):
     return Unpicklable(n_features, seed)
+
+
+_SEEN_STEPS: set[int] = set()   # process-global memory: every step this process was ever handed (never pickled)
+
+
+class GlobalPeek(Honest):
+    """Keeps what it is handed in a module-level global, outside its snapshotted state, and from step
+    ``after`` on lets V_t depend on whether step t+1 was ever handed to this process. A replay run in
+    the same process after the full chunk would see the same global and agree with it."""
+
+    def __init__(self, n_features, seed, after):
+        super().__init__(n_features, seed)
+        self.after = after
+
+    def run(self, xs, cs, gs):
+        start = self.t
+        out = super().run(xs, cs, gs)
+        _SEEN_STEPS.update(range(start, start + len(cs)))
+        for i in range(len(cs)):
+            if start + i >= self.after and start + i + 1 in _SEEN_STEPS:
+                out[i] += 1e-3
+        return out
+
+
+def global_peek(n_features, *, seed, after=3000):
+    return GlobalPeek(n_features, seed, after)

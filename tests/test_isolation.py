@@ -35,7 +35,7 @@ FAULTS = {
     "overflow": "1e+200",
     "badfloat": "object",
     "dtype": "complex128",
-    "shape": "shape (4097,)",
+    "shape": "run() returned shape (",
 }
 
 
@@ -284,3 +284,12 @@ def test_a_learner_file_that_patches_the_scoring_at_import_cannot_reach_the_eval
         assert local["metrics"]["final_error"] == 0.0      # what the patch does when it runs in the evaluator
     finally:
         metrics.RunScorer.update = orig
+
+
+def test_a_look_ahead_kept_in_process_globals_is_caught(tmp_path):
+    # the replay runs in a second process that is only ever handed prefixes, before the full chunk
+    # exists anywhere: a learner's module-level memory of the chunk cannot make the replay agree
+    (r,) = evaluate(spec("global_peek"), seeds=[0], n_steps=40000, progress=False, chunk_steps=4096).records
+    assert r["audit"]["causality"] == "passed"
+    assert r["status"] == "failed" and "whole-run causality check failed" in r["failure"]["message"]
+    assert r["failure"]["step"] >= 3000

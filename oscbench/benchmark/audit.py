@@ -147,24 +147,33 @@ MIN_CHECKS = 10              # check points per run, at least
 STEPS_PER_CHECK = 1_000_000  # and at least one per this many steps
 
 
-class ReplayHost(Protocol):
-    """A host that snapshots before every chunk and can replay the last chunk's prefix from it."""
+class RunHost(Protocol):
+    """The host running the learner: its state after the last chunk (None: cannot be snapshotted)."""
 
+    state: bytes | None
     snapshot_error: str | None
 
-    def replay(self, cuts: list[int]) -> np.ndarray: ...
+
+class ReplayHost(Protocol):
+    """A second host, which never sees a whole chunk: runs a copy restored from a state on a prefix."""
+
+    def replay_from(self, state: bytes, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray,
+                    cuts: list[int]) -> np.ndarray: ...
 
 
 class WholeRunCheck:
     """Causality checked over the whole run, at points drawn secretly (OS entropy, not the run's seed).
 
     ``max(MIN_CHECKS, ceil(steps / STEPS_PER_CHECK))`` check steps are drawn uniformly over the run
-    when the run starts (a resumed run draws the remaining ones over the steps still to run). After the chunk holding check steps s_1 < ... < s_m has run, a copy of the
-    learner restored from the snapshot taken before that chunk (the host takes one before every
-    chunk) is run on the chunk's prefix up to s_m, in calls that end at each s_i: its predictions
-    must equal the full chunk's bit for bit. A learner that used any input after s_i for V_{s_i}
-    (it was not handed those inputs in the replay) differs there. A replay costs at most one chunk
-    of learner steps; at most ``n_checks`` chunks are replayed.
+    when the run starts (a resumed run draws the remaining ones over the steps still to run). The
+    run's host snapshots its learner after every chunk, checked or not, and sends the snapshot along
+    with the chunk's predictions. Before a chunk holding check steps s_1 < ... < s_m is handed to the
+    learner, a second host -- a separate process that is only ever handed prefixes -- restores a copy
+    from the snapshot taken before that chunk and runs the chunk's prefix up to s_m in calls that end
+    at each s_i. At that moment no process holds the chunk's later steps, so neither the copy nor
+    anything it could read can know them. After the full chunk has run, its predictions must equal
+    the replay's bit for bit: a learner whose V_{s_i} used inputs after s_i differs there. A replay
+    costs at most one chunk of learner steps; at most ``n_checks`` chunks are replayed.
     """
 
     def __init__(self, steps: int, start: int = 0, done: int = 0, replayed_steps: int = 0) -> None:
@@ -176,29 +185,39 @@ class WholeRunCheck:
         self.done = done                        # with a run resumed from a checkpoint: the checks before it
         self.replayed_steps = replayed_steps
         self.status = "passed" if done else "not run"
+        self._pending: tuple[int, np.ndarray, int] | None = None
 
-    def after_chunk(self, host: ReplayHost, start: int, predictions: np.ndarray) -> None:
-        """Check the chunk of steps ``start ..`` just run (``predictions``: what the run gave);
-        a mismatch raises :class:`~oscbench.benchmark.guard.LearnerFault` naming the step."""
-        n = len(predictions)
-        lo, hi = np.searchsorted(self._points, [start, start + n])
-        if lo == hi or host.snapshot_error is not None:
+    def before_chunk(self, host: RunHost, replayer: ReplayHost | None, start: int, xs: np.ndarray, cs: np.ndarray,
+                     gs: np.ndarray) -> None:
+        """Replay the chunk of steps ``start ..`` (about to be handed to ``host``) when it holds check steps."""
+        self._pending = None
+        lo, hi = np.searchsorted(self._points, [start, start + len(cs)])
+        if lo == hi or host.state is None or replayer is None:
             return
         cuts = sorted({int(p) - start + 1 for p in self._points[lo:hi]})
-        replay = host.replay(cuts)
+        self._pending = (start, replayer.replay_from(host.state, start, xs, cs, gs, cuts), int(hi - lo))
+
+    def after_chunk(self, start: int, predictions: np.ndarray) -> None:
+        """Compare the chunk's predictions with its replay; a mismatch raises
+        :class:`~oscbench.benchmark.guard.LearnerFault` naming the step."""
+        if self._pending is None:
+            return
+        at, replay, m = self._pending
+        self._pending = None
+        assert at == start
         self.replayed_steps += len(replay)
-        self.done += int(hi - lo)
+        self.done += m
         first, worst = _compare(predictions[:len(replay)], replay)
         if first is not None:
             self.status = "failed"
             t = start + first
             raise LearnerFault(t, f"whole-run causality check failed at step {t}: the prediction differs (by "
-                                  f"{worst:.3g}) when the learner, restored from its snapshot before step {start}, "
-                                  f"is handed the stream only up to a secretly chosen step; V_t may use only inputs "
-                                  "up to step t")
+                                  f"{worst:.3g}) from that of the learner restored from its snapshot before step "
+                                  f"{start} and handed the stream only up to a secretly chosen step; V_t may use "
+                                  "only inputs up to step t")
         self.status = "passed"
 
-    def to_dict(self, host: ReplayHost, isolated: bool) -> dict[str, Any]:
+    def to_dict(self, host: RunHost, isolated: bool) -> dict[str, Any]:
         """The record's audit fields of the check (and whether the run may enter a leaderboard)."""
         snap = "ok" if host.snapshot_error is None else f"unavailable: {host.snapshot_error}"
         return {"isolated": isolated, "snapshots": snap, "whole_run_causality": self.status,

@@ -464,16 +464,18 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
             if run.show:
                 tqdm.write(f"kept {run.name}: finished earlier with the same code, hyper-parameters and data")
             return RunOutcome(done, reused=True)
+    hosts: list[isolation.LocalHost | isolation.ChildHost] = []
     try:
-        host = isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate, limits=spec.limits,
-                                    learner_ref=_learner_ref(spec))
+        for _ in range(2):   # the run's learner, and the replays of the whole-run check (a separate process)
+            hosts.append(isolation.start_host(loaded, source.n_features, seed, hp, isolate=spec.isolate,
+                                              limits=spec.limits, learner_ref=_learner_ref(spec)))
+        return run.drive(*hosts)
     except OSError as err:
-        return run.fail("load", None, f"could not start the learner process ({err}); free resources, or run "
+        return run.fail("load", None, f"could not start a learner process ({err}); free resources, or run "
                                       "with --no-isolate", None)
-    try:
-        return run.drive(host)
     finally:
-        host.close()
+        for h in hosts:
+            h.close()
 
 
 class _Run:
@@ -501,7 +503,8 @@ class _Run:
             tqdm.write(f"FAILED {self.name}: {message}")
         return RunOutcome(record, text)
 
-    def drive(self, host: isolation.LocalHost | isolation.ChildHost) -> RunOutcome:
+    def drive(self, host: isolation.LocalHost | isolation.ChildHost,
+              replayer: isolation.LocalHost | isolation.ChildHost) -> RunOutcome:
         t, spec, record, source = self.t, self.spec, self.record, self.source
         steps = spec.steps
         # the declared cost of this run's learner
@@ -554,6 +557,10 @@ class _Run:
             if resumed is not None:
                 scorer.load_state(resumed.scorer)
                 host.restore(resumed.learner)
+            else:
+                host.snapshot()       # the state before the first chunk, as every run takes it
+            if host.state is not None:
+                replayer.build()      # only the template its restored copies are made from
             for chunk in source.chunks(steps, spec.chunk_steps):
                 if chunk.start < position:
                     continue
@@ -561,9 +568,11 @@ class _Run:
                 if target is None:
                     raise DataError(f"dataset {source.dataset['id']} has no {t.target} array, which {t.id} scores; "
                                     "regenerate the dataset.")
+                checker.before_chunk(host, replayer, chunk.start, chunk.observations, chunk.cumulants,
+                                     chunk.continuations)
                 preds = check_predictions(host.run(chunk.start, chunk.observations, chunk.cumulants,
                                                    chunk.continuations), chunk.start)
-                checker.after_chunk(host, chunk.start, preds)
+                checker.after_chunk(chunk.start, preds)
                 err = scorer.update(chunk.start, preds, target, chunk.returns)
                 end = chunk.start + len(chunk)
                 if ckpt_path is not None and self.every and end % self.every == 0 and end < steps:
@@ -591,7 +600,7 @@ class _Run:
         """Checkpoint after ``position`` steps (or say once that this learner's runs cannot resume)."""
         if self.key is None:
             return
-        data = host.snapshot()
+        data = host.state    # taken after the chunk just run
         if data is None:
             name = self.record["learner"]["name"]
             if name not in _NO_RESUME_TOLD:

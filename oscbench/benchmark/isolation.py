@@ -82,18 +82,18 @@ def parse_size(text: str | None) -> int | None:
 class LocalHost:
     """The run's learner in this process.
 
-    ``build`` returns the learner's declared FLOPs per step; ``run`` the checked predictions of a chunk
-    (snapshotting the learner before it); ``replay(k)`` the predictions a copy restored from the
-    snapshot before the last chunk gives for that chunk's first ``k`` steps; ``snapshot`` the current
-    state (or None when the learner cannot be snapshotted, see :attr:`snapshot_error`).
+    ``build`` returns the learner's declared FLOPs per step; ``run`` the checked predictions of a chunk,
+    snapshotting the learner after it (:attr:`state`: the learner's state after the last chunk, i.e.
+    before the next one; None when it cannot be snapshotted, see :attr:`snapshot_error`);
+    ``replay_from(state, ...)`` the predictions of a copy restored from ``state`` on a chunk cut into
+    calls (the whole-run causality check, run by a second host that never sees whole chunks).
     """
 
     def __init__(self, make: Callable[[], Any]) -> None:
         self.make = make                      # () -> a fresh learner of the run (same seed every call)
         self.learner: Any = None
         self.snapshot_error: str | None = None
-        self._before: bytes | None = None
-        self._last: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.state: bytes | None = None
         self._cpu = 0.0
 
     # -- the interface ------------------------------------------------------------------------------
@@ -102,29 +102,20 @@ class LocalHost:
         from oscbench.benchmark.audit import _flops_value
 
         self.learner = call("the factory", 0, "building the learner", self.make)
-        self._before, self._last = None, None
+        self.state = None
         flops, why = _flops_value(self.learner)
         if flops is None:
             raise LearnerFault(None, why)
         return flops
 
     def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray:
-        self._before = self._snapshot()
-        self._last = (start, xs, cs, gs)
         c0 = time.process_time()
         try:
-            return run_checked(self.learner, start, xs, cs, gs, use_run=use_run)
+            preds = run_checked(self.learner, start, xs, cs, gs, use_run=use_run)
+            self.state = self._snapshot()    # after every chunk, checked or not
+            return preds
         finally:
             self._cpu += time.process_time() - c0
-
-    def replay(self, cuts: list[int]) -> np.ndarray:
-        """A copy restored from the snapshot before the last chunk, run on that chunk's first
-        ``max(cuts)`` steps in calls ending at each cut; its predictions."""
-        if self._before is None or self._last is None:
-            raise LearnerFault(None, f"no snapshot to replay from ({self.snapshot_error or 'no chunk run yet'})")
-        start, xs, cs, gs = self._last
-        copy = call("restore()", start, "restoring a snapshot", protocol.restore, self.learner, self._before)
-        return _split(copy, start, xs, cs, gs, cuts)
 
     def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray:
         """The learner run over the chunk in calls ending at each cut (the prefix audit; no snapshots)."""
@@ -134,15 +125,24 @@ class LocalHost:
         finally:
             self._cpu += time.process_time() - c0
 
+    def replay_from(self, state: bytes, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray,
+                    cuts: list[int]) -> np.ndarray:
+        """A copy restored from ``state`` run on the chunk's first ``max(cuts)`` steps, in calls ending at
+        each cut; its predictions (this host's own learner is only the template of the restore)."""
+        copy = call("restore()", start, "restoring a snapshot", protocol.restore, self.learner, state)
+        return _split(copy, start, xs, cs, gs, cuts)
+
     def snapshot(self) -> bytes | None:
-        return self._snapshot()
+        """The learner's current state (also :attr:`state`)."""
+        self.state = self._snapshot()
+        return self.state
 
     def restore(self, data: bytes) -> None:
         self.learner = call("restore()", None, "restoring a checkpoint", protocol.restore, self.learner, data)
-        self._before, self._last = None, None
+        self.state = data
 
     def cpu_seconds(self) -> float:
-        """CPU seconds spent inside the learner's run/step calls (this process's clock)."""
+        """CPU seconds spent inside the learner's run/step calls and snapshots (this process's clock)."""
         return self._cpu
 
     def close(self) -> None:
@@ -221,11 +221,17 @@ def _child_main(conn: Any, learner_ref: bytes | str, n_features: int, seed: int,
             elif op in ("run", "run_split"):   # the chunk's arrays are in the shared buffer
                 start, n, f, rest = args[0], args[1], args[2], args[3:]
                 result = getattr(host, op)(start, *_views(shared, n, f), *rest)
+            elif op == "replay_from":
+                state, start, n, f, cuts = args
+                result = host.replay_from(state, start, *_views(shared, n, f), cuts)
             else:
                 result = getattr(host, op)(*args)
             if isinstance(result, np.ndarray):
-                _reply(conn, {"ok": True, "kind": "array", "snapshot_error": host.snapshot_error},
-                       result.astype(np.float64).tobytes())
+                state = host.state if op == "run" else None
+                _reply(conn, {"ok": True, "kind": "array", "snapshot_error": host.snapshot_error,
+                              "state": -1 if state is None else len(state)}, result.astype(np.float64).tobytes())
+                if state is not None:
+                    conn.send_bytes(state)
             elif isinstance(result, bytes):
                 _reply(conn, {"ok": True, "kind": "bytes", "snapshot_error": host.snapshot_error}, result)
             else:
@@ -357,6 +363,7 @@ class ChildHost:
         _LIVE.add(self)
         self._cpu = 0.0
         self._buf: Any = None
+        self.state: bytes | None = None   # the learner's state after its last chunk (sent with each chunk)
         self._ps: Any = None
         try:
             import psutil  # type: ignore[import-untyped]
@@ -424,15 +431,19 @@ class ChildHost:
             os.close(fd)
             os.unlink(path)   # both sides hold their mapping; nothing is left behind, whatever happens
 
-    def replay(self, cuts: list[int]) -> np.ndarray:
-        return self._request("replay", (list(cuts),), None, n=max(cuts))
+    def replay_from(self, state: bytes, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray,
+                    cuts: list[int]) -> np.ndarray:
+        head = self._send_chunk(start, xs, cs, gs)
+        return self._request("replay_from", (state, *head, list(cuts)), start, n=max(cuts))
 
     def snapshot(self) -> bytes | None:
         out = self._request("snapshot", (), None)
-        return out if isinstance(out, bytes) else None
+        self.state = out if isinstance(out, bytes) else None
+        return self.state
 
     def restore(self, data: bytes) -> None:
         self._request("restore", (data,), None)
+        self.state = data
 
     def cpu_seconds(self) -> float:
         """CPU seconds of the child during run requests, as the kernel counts them for its pid."""
@@ -494,10 +505,24 @@ class ChildHost:
         if kind == "array":
             if len(payload) != 8 * int(n or 0):
                 raise LearnerFault(step, f"the learner process returned {len(payload)} bytes for {n} predictions")
+            if op == "run":
+                self.state = self._receive_state(header.get("state"), op, step)
             return np.frombuffer(payload, dtype=np.float64).copy()
         if kind == "bytes":
             return payload
         return header.get("value")
+
+    def _receive_state(self, size: Any, op: str, step: int | None) -> bytes | None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return None
+        try:
+            data = self._conn.recv_bytes(MAX_SNAPSHOT_BYTES)
+        except (EOFError, OSError):
+            raise self._died(op, step) from None
+        if len(data) != size:
+            self.close()
+            raise LearnerFault(step, f"the learner process sent a malformed reply to {op}")
+        return data
 
     def _died(self, op: str, step: int | None) -> LearnerFault:
         self._proc.join(5)
