@@ -284,6 +284,46 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
     return OscbenchError(f"{len(failed)} run(s) failed: {names}{where}.", exit_code=1)
 
 
+def _execution_options(f):
+    """--workers / --scheduler: where the runs execute (oscbench.benchmark.distributed)."""
+    f = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="Run on an existing Dask cluster (see docs/distributed.md).")(f)
+    return click.option("--workers", default="1", show_default=True, metavar="N|auto",
+                        help="1: run here, one run after another; N: a local Dask cluster of N worker processes; "
+                             "auto: one per CPU.")(f)
+
+
+def _resume_command(params: dict, command: str = "evaluate") -> str:
+    """The ``oscbench evaluate`` (or ``sweep``) command line that continues an interrupted one (never --fresh)."""
+    import shlex
+
+    words = ["oscbench", command, params["learner"]]
+    flags = {"task": "--task", "preset": "--preset", "seeds": "--seeds", "n_seeds": "--n-seeds", "name": "--name",
+             "hp_file": "--hp-file", "out_dir": "--out",
+             "steps": "--steps", "dataset": "--dataset", "budget": "--budget", "timeout": "--timeout",
+             "memory_limit": "--memory-limit",
+             "checkpoint_every": "--checkpoint-every", "sweep_file": "--file", "scheduler": "--scheduler"}
+    for name, flag in flags.items():
+        if params.get(name) is not None:
+            words += [flag, str(params[name])]
+    if params.get("workers") not in (None, "1"):
+        words += ["--workers", str(params["workers"])]
+    for name, flag in (("grid", "--grid"), ("hp_pairs", "--hp")):
+        for value in params.get(name) or ():
+            words += [flag, value]
+    words += [flag for name, flag in (("no_isolate", "--no-isolate"), ("quiet", "--quiet"), ("as_json", "--json"))
+              if params.get(name)]
+    return shlex.join(words)
+
+
+def _interrupted(command: str = "evaluate") -> None:
+    """Ctrl-C during an evaluation or sweep: say what was kept and how to continue; exit 130."""
+    ctx = click.get_current_context()
+    click.echo(f"interrupted; finished records and checkpoints in {ctx.params['out_dir']} were kept. Resume with:\n  "
+               + _resume_command(ctx.params, command), err=True)
+    ctx.exit(130)
+
+
 @cli.command("evaluate", help=f"Evaluate a learner on a standard task and write one result record per run.\n\n{_LEARNER_HELP}")
 @click.argument("learner")
 @click.option("--task", default=None, help="trace-patterning-v1 (default), atari-v1/<Game> or atari-v1 (suite); "
@@ -300,8 +340,16 @@ def _failed_runs_error(failed: list, out) -> OscbenchError:
 @click.option("--budget", type=int, default=None, help="Custom stream only: FLOPs per step allowed [default: none].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--no-isolate", "no_isolate", is_flag=True, help="Run the learner in this process (debugging; see docs/isolation.md).")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS", help="Fail a run whose learner answers no chunk within SECONDS (default 600).")
+@click.option("--memory-limit", default=None, metavar="SIZE", help="Address-space limit of a learner process, e.g. 4G, 512M or none (default 8G).")
+@click.option("--checkpoint-every", type=int, default=None, metavar="STEPS", help="Checkpoint each run every STEPS steps under --out (default 2000000; 0: never).")
+@click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
+@_execution_options
 def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file, out_dir, steps, dataset, budget,
-                 as_json, quiet) -> None:
+                 as_json, quiet, no_isolate, timeout, memory_limit, checkpoint_every, fresh, workers, scheduler) -> None:
+    from oscbench.benchmark import checkpoint, isolation
+    from oscbench.benchmark.distributed import parse_workers
     from oscbench.benchmark.evaluator import evaluate
     from oscbench.benchmark.loading import collect_hyperparameters
     from oscbench.benchmark.seeds import resolve_seeds
@@ -311,9 +359,16 @@ def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file,
         if seeds is not None or n_seeds is not None else None
     if task is None and dataset is None:
         task = "trace-patterning-v1"
-    res = evaluate(learner, task=task, preset=preset, seeds=seed_list, name=name,
-                   hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet and not as_json,
-                   dataset=dataset, budget=budget)
+    try:
+        res = evaluate(learner, task=task, preset=preset, seeds=seed_list, name=name,
+                       hyperparameters=hp, out_dir=out_dir, n_steps=steps, progress=not quiet and not as_json,
+                       dataset=dataset, budget=budget, isolate=not no_isolate,
+                       timeout=isolation.DEFAULT_TIMEOUT if timeout is None else timeout,
+                       memory_limit=isolation.parse_size(memory_limit), fresh=fresh,
+                       checkpoint_every=checkpoint.DEFAULT_EVERY if checkpoint_every is None else checkpoint_every,
+                       workers=parse_workers(workers), scheduler=scheduler)
+    except KeyboardInterrupt:
+        _interrupted("evaluate")
     if as_json:
         _dump_json(res.to_dict())
     else:
@@ -325,6 +380,53 @@ def evaluate_cmd(learner, task, preset, seeds, n_seeds, name, hp_pairs, hp_file,
         click.echo(f"records: {out_dir} ({len(res.paths)} files)")
     if res.failed:
         raise _failed_runs_error(res.failed, out_dir)
+
+
+@cli.command("sweep", help=f"Sweep hyper-parameters: evaluate every configuration of a grid, table and best configuration.\n\n"
+             f"{_LEARNER_HELP}\n\nEach --grid is one axis of the Cartesian product: NAME=V1,V2,... or a joint axis "
+             "A,B=a1:b1,a2:b2. A TOML --file holds larger grids (see docs/distributed.md). Points over the task's FLOP "
+             "budget are skipped with one line.")
+@click.argument("learner")
+@click.option("--task", default=None, help="Task [default: trace-patterning-v1, or the file's].")
+@click.option("--preset", default=None, help="Run length: smoke, short or full [default: smoke, or the file's].")
+@click.option("--grid", "grid", multiple=True, metavar="NAME=V1,V2|A,B=a1:b1,a2:b2", help="One axis of the grid; repeatable.")
+@click.option("--file", "sweep_file", type=click.Path(path_type=Path), default=None, help="TOML sweep file.")
+@click.option("--seeds", default=None, help=_SEEDS_HELP + " Default: the preset's number of seeds, from 0.")
+@click.option("--n-seeds", type=int, default=None, help=_N_SEEDS_HELP)
+@click.option("--hp", "hp_pairs", multiple=True, metavar="NAME=VALUE", help="Fixed hyper-parameter (TOML value); repeatable.")
+@click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of fixed hyper-parameters.")
+@click.option("--steps", type=int, default=None, help="Override the preset's run length.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+              help="Directory for the records (one per configuration and run).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--fresh", is_flag=True, help="Ignore finished records and checkpoints under --out; run everything again.")
+@_execution_options
+def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, n_seeds, hp_pairs, hp_file, steps, out_dir, as_json,
+              quiet, fresh, workers, scheduler) -> None:
+    from oscbench.benchmark import sweep as sw
+    from oscbench.benchmark.distributed import parse_workers
+    from oscbench.benchmark.loading import collect_hyperparameters
+
+    f = sw.read_sweep_file(sweep_file) if sweep_file else sw.SweepFile()
+    axes = f.axes + [sw.parse_axis(g) for g in grid]
+    hp = collect_hyperparameters(hp_pairs, hp_file, extra=f.hyperparameters)
+    try:
+        res = sw.sweep(learner, task=task or f.task or "trace-patterning-v1", preset=preset or f.preset or "smoke",
+                       grid=axes or None, hyperparameters=hp, seeds=seeds if seeds else f.seeds,
+                       n_steps=steps if steps is not None else f.steps, out_dir=out_dir, fresh=fresh, n_seeds=n_seeds,
+                       workers=parse_workers(workers), scheduler=scheduler, progress=not quiet,
+                       note=lambda line: click.echo(line, err=True))
+    except KeyboardInterrupt:
+        _interrupted("sweep")
+    if as_json:
+        _dump_json(res.to_dict())
+    else:
+        click.echo(res.table())
+        click.echo(f"records: {out_dir} ({len(res.paths)} files)")
+    if res.best is None:
+        raise OscbenchError("no configuration finished all its runs; see the failed runs' .log files in "
+                            f"{out_dir}.", exit_code=1)
 
 
 @cli.command("check", help=f"Conformance checks before submitting: protocol, declared FLOPs, step/run outputs, causality, determinism.\n\n{_LEARNER_HELP}")

@@ -157,9 +157,11 @@ def test_wrong_shape_recorded_as_failed(tmp_path):
 
 
 def test_interrupt_keeps_finished_records(tmp_path):
+    # unisolated, a KeyboardInterrupt inside the learner is the user's Ctrl-C (isolated learners ignore
+    # SIGINT and a KeyboardInterrupt they raise is their own fault; test_isolation covers a real SIGINT)
     with pytest.raises(KeyboardInterrupt):
         evaluate(spec("faulty"), seeds=[0, 1, 2], n_steps=5000, hyperparameters={"mode": "interrupt", "at": 3500},
-                 out_dir=tmp_path, progress=False)
+                 out_dir=tmp_path, progress=False, isolate=False)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 1 and files[0].endswith("seed-0.json")   # seed 0 kept, nothing half-written
     assert validate_record(tmp_path / files[0]).ok

@@ -65,8 +65,9 @@ def test_failed_runs_exit_nonzero_naming_them(tmp_path):
 
 
 def test_interrupt_exits_130_and_keeps_records(tmp_path):
+    # unisolated: the learner's KeyboardInterrupt stands for the user's Ctrl-C (test_isolation sends a real SIGINT)
     res = run("evaluate", spec("faulty"), "--steps", "5000", "--seeds", "0-2", "--hp", 'mode="interrupt"',
-              "--hp", "at=3500", "--out", str(tmp_path), "--quiet")
+              "--hp", "at=3500", "--out", str(tmp_path), "--quiet", "--no-isolate")
     assert res.exit_code == 130 and "interrupted" in res.output
     assert len(list(tmp_path.glob("*.json"))) == 1
 

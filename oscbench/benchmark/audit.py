@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
-from oscbench.benchmark.guard import LearnerFault, call, run_checked, step_checked
+from oscbench.benchmark.guard import LearnerFault, run_checked, step_checked
 from oscbench.datasets.stream import StepChunk
 
 AUDIT_CHUNK_SEED = 0
@@ -74,24 +74,45 @@ def _compare(a: np.ndarray, b: np.ndarray) -> tuple[int | None, float]:
     return int(diff[0]), float(np.max(np.abs(a - b)))
 
 
-def run_audit(build: Callable[[], Any], prefix: StepChunk, *, max_chunk: int = 16) -> AuditResult:
-    """Audit the learners ``build()`` makes (each call: a fresh learner, same seed) on ``prefix``.
+class AuditHost(Protocol):
+    """What the audit drives (:mod:`oscbench.benchmark.isolation`'s hosts): ``build()`` makes a fresh
+    learner (same seed), ``run(start, xs, cs, gs, use_run)`` returns its checked predictions, and
+    ``run_split(start, xs, cs, gs, cuts)`` those of calls ending at each cut."""
+
+    def build(self) -> int: ...
+
+    def run(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, use_run: bool = True) -> np.ndarray: ...
+
+    def run_split(self, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray, cuts: list[int]) -> np.ndarray: ...
+
+
+def run_audit(host: AuditHost | Callable[[], Any], prefix: StepChunk, *, max_chunk: int = 16) -> AuditResult:
+    """Audit fresh learners from ``host`` (each ``build()``: a fresh learner, same seed) on ``prefix``.
+
+    ``host`` may also be a function returning a fresh learner (run in this process).
 
     Raises :class:`~oscbench.benchmark.guard.LearnerFault` when a learner raises or returns a bad
-    prediction during the audit.
+    prediction during the audit. Every prediction is compared here, in the evaluator's process.
     """
+    if not hasattr(host, "build"):
+        from oscbench.benchmark.isolation import LocalHost
+
+        return run_audit(LocalHost(host), prefix, max_chunk=max_chunk)  # type: ignore[arg-type]
+    host = cast(AuditHost, host)
     c0 = time.process_time()
     n = len(prefix)
     xs, cs, gs = prefix.observations, prefix.cumulants, prefix.continuations
     res = AuditResult("not run", "not run", n, max_chunk)
     if n == 0:
         return res
-    def fresh() -> Any:
-        return call("the factory", 0, "building the audit learner", build)
 
-    a = run_checked(fresh(), 0, xs, cs, gs)
+    def one_chunk(use_run: bool = True) -> np.ndarray:
+        host.build()
+        return host.run(0, xs, cs, gs, use_run)
+
+    a = one_chunk()
     res.predictions = a
-    first, worst = _compare(a, run_checked(fresh(), 0, xs, cs, gs))
+    first, worst = _compare(a, one_chunk())
     if first is not None:   # without determinism the causality comparison means nothing
         res.determinism = "failed"
         res.first_mismatch_step, res.max_abs_difference = first, worst
@@ -102,16 +123,11 @@ def run_audit(build: Callable[[], Any], prefix: StepChunk, *, max_chunk: int = 1
         return res
     res.determinism = "passed"
 
-    stepped = fresh()
-    b = np.array([step_checked(stepped, t, np.array(xs[t], dtype=np.float32), cs[t], gs[t]) for t in range(n)])
-    chunked = fresh()
+    b = one_chunk(use_run=False)
+    host.build()
     sizes = random_chunk_sizes(n, max_chunk)
     res.n_chunks = len(sizes)
-    c = np.empty(n)
-    t = 0
-    for s in sizes:
-        c[t:t + s] = run_checked(chunked, t, xs[t:t + s], cs[t:t + s], gs[t:t + s])
-        t += s
+    c = host.run_split(0, xs, cs, gs, np.cumsum(sizes).tolist())
     res.causality = "passed"
     for other, how in ((b, "step by step"), (c, f"in {len(sizes)} random chunks of 1..{max_chunk} steps")):
         first, worst = _compare(a, other)
@@ -124,6 +140,89 @@ def run_audit(build: Callable[[], Any], prefix: StepChunk, *, max_chunk: int = 1
             break
     res.cpu_seconds = time.process_time() - c0
     return res
+
+
+# -- the whole-run causality check --------------------------------------------------------------------
+MIN_CHECKS = 10              # check points per run, at least
+STEPS_PER_CHECK = 1_000_000  # and at least one per this many steps
+
+
+class RunHost(Protocol):
+    """The host running the learner: its state after the last chunk (None: cannot be snapshotted)."""
+
+    state: bytes | None
+    snapshot_error: str | None
+
+
+class ReplayHost(Protocol):
+    """A second host, which never sees a whole chunk: runs a copy restored from a state on a prefix."""
+
+    def replay_from(self, state: bytes, start: int, xs: np.ndarray, cs: np.ndarray, gs: np.ndarray,
+                    cuts: list[int]) -> np.ndarray: ...
+
+
+class WholeRunCheck:
+    """Causality checked over the whole run, at points drawn secretly (OS entropy, not the run's seed).
+
+    ``max(MIN_CHECKS, ceil(steps / STEPS_PER_CHECK))`` check steps are drawn uniformly over the run
+    when the run starts (a resumed run draws the remaining ones over the steps still to run). The
+    run's host snapshots its learner after every chunk, checked or not, and sends the snapshot along
+    with the chunk's predictions. Before a chunk holding check steps s_1 < ... < s_m is handed to the
+    learner, a second host -- a separate process that is only ever handed prefixes -- restores a copy
+    from the snapshot taken before that chunk and runs the chunk's prefix up to s_m in calls that end
+    at each s_i. At that moment no process holds the chunk's later steps, so neither the copy nor
+    anything it could read can know them. After the full chunk has run, its predictions must equal
+    the replay's bit for bit: a learner whose V_{s_i} used inputs after s_i differs there. A replay
+    costs at most one chunk of learner steps; at most ``n_checks`` chunks are replayed.
+    """
+
+    def __init__(self, steps: int, start: int = 0, done: int = 0, replayed_steps: int = 0) -> None:
+        import secrets
+
+        self.n_checks = max(MIN_CHECKS, -(-steps // STEPS_PER_CHECK)) - done
+        rng = np.random.default_rng(secrets.randbits(128))
+        self._points = np.sort(rng.integers(start, steps, max(self.n_checks, 0))) if start < steps else np.zeros(0, int)
+        self.done = done                        # with a run resumed from a checkpoint: the checks before it
+        self.replayed_steps = replayed_steps
+        self.status = "passed" if done else "not run"
+        self._pending: tuple[int, np.ndarray, int] | None = None
+
+    def before_chunk(self, host: RunHost, replayer: ReplayHost | None, start: int, xs: np.ndarray, cs: np.ndarray,
+                     gs: np.ndarray) -> None:
+        """Replay the chunk of steps ``start ..`` (about to be handed to ``host``) when it holds check steps."""
+        self._pending = None
+        lo, hi = np.searchsorted(self._points, [start, start + len(cs)])
+        if lo == hi or host.state is None or replayer is None:
+            return
+        cuts = sorted({int(p) - start + 1 for p in self._points[lo:hi]})
+        self._pending = (start, replayer.replay_from(host.state, start, xs, cs, gs, cuts), int(hi - lo))
+
+    def after_chunk(self, start: int, predictions: np.ndarray) -> None:
+        """Compare the chunk's predictions with its replay; a mismatch raises
+        :class:`~oscbench.benchmark.guard.LearnerFault` naming the step."""
+        if self._pending is None:
+            return
+        at, replay, m = self._pending
+        self._pending = None
+        assert at == start
+        self.replayed_steps += len(replay)
+        self.done += m
+        first, worst = _compare(predictions[:len(replay)], replay)
+        if first is not None:
+            self.status = "failed"
+            t = start + first
+            raise LearnerFault(t, f"whole-run causality check failed at step {t}: the prediction differs (by "
+                                  f"{worst:.3g}) from that of the learner restored from its snapshot before step "
+                                  f"{start} and handed the stream only up to a secretly chosen step; V_t may use "
+                                  "only inputs up to step t")
+        self.status = "passed"
+
+    def to_dict(self, host: RunHost, isolated: bool) -> dict[str, Any]:
+        """The record's audit fields of the check (and whether the run may enter a leaderboard)."""
+        snap = "ok" if host.snapshot_error is None else f"unavailable: {host.snapshot_error}"
+        return {"isolated": isolated, "snapshots": snap, "whole_run_causality": self.status,
+                "whole_run_checks": int(self.done), "whole_run_replay_steps": int(self.replayed_steps),
+                "leaderboard_eligible": bool(isolated and host.snapshot_error is None and self.status == "passed")}
 
 
 # -- oscbench check ----------------------------------------------------------------------------------
@@ -248,8 +347,10 @@ def check_learner(spec: Any, *, task: str = "trace-patterning-v1", hyperparamete
         checks.append(Check("run", "skip", "no run(); the evaluator calls step() per step (slower)"))
     if any(c.status == "FAIL" for c in checks):
         return skip_rest(["causality", "determinism"])
+    from oscbench.benchmark.isolation import LocalHost
+
     try:
-        audit = run_audit(build, prefix, max_chunk=t.audit_max_chunk)
+        audit = run_audit(LocalHost(build), prefix, max_chunk=t.audit_max_chunk)
     except LearnerFault as f:
         checks.append(Check("causality", "FAIL", f.message))
         return skip_rest(["determinism"])

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+MAX_PREDICTION = 1e100   # |V_t| beyond this is a fault: its squared error would overflow float64
+
 
 class LearnerFault(Exception):
     """A learner misbehaved at ``step`` (the chunk's first step when a whole ``run`` call raised)."""
@@ -44,10 +46,9 @@ def _check_scalar(value: Any, step: int) -> float:
         raise LearnerFault(step, f"step() returned shape {np.shape(value)} at step {step}; it must return one float.")
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - a learner's object may raise anything from __float__
         raise LearnerFault(step, f"step() returned {type(value).__name__} at step {step}; it must return one float.") from None
-    if not np.isfinite(v):
-        raise LearnerFault(step, f"step() returned {v} at step {step}; predictions must be finite.")
+    check_predictions(np.array([v]), step)
     return v
 
 
@@ -57,13 +58,23 @@ def _check_array(out: Any, start: int, n: int) -> np.ndarray:
         raise LearnerFault(start, f"run() returned shape {shape} for the {n} steps from step {start}; "
                                   f"it must return an array of shape ({n},).")
     try:
-        v = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise LearnerFault(start, f"run() returned non-numeric values for the steps from {start}.") from None
-    bad = np.flatnonzero(~np.isfinite(v))
+        raw = np.asarray(out)
+        if raw.dtype.kind not in "fiu":
+            raise TypeError(raw.dtype)
+        v = raw.astype(np.float64)
+    except Exception:  # noqa: BLE001 - a learner's object may raise anything on conversion
+        raise LearnerFault(start, f"run() returned values of type {getattr(getattr(out, 'dtype', None), 'name', type(out).__name__)} "
+                                  f"for the steps from {start}; it must return float64 or float32 predictions.") from None
+    return check_predictions(v, start)
+
+
+def check_predictions(v: np.ndarray, start: int) -> np.ndarray:
+    """``v`` (float64 predictions of the steps from ``start``) if all are finite and within ±MAX_PREDICTION."""
+    bad = np.flatnonzero(~(np.abs(v) <= MAX_PREDICTION))
     if len(bad):
         t = start + int(bad[0])
-        raise LearnerFault(t, f"run() returned {v[bad[0]]} at step {t}; predictions must be finite.")
+        what = "finite" if not np.isfinite(v[bad[0]]) else f"within ±{MAX_PREDICTION:g} (its squared error overflows)"
+        raise LearnerFault(t, f"the learner predicted {v[bad[0]]} at step {t}; predictions must be {what}.")
     return v
 
 

@@ -252,16 +252,20 @@ def _load_module(spec: str, module_name: str, factory_name: str) -> LoadedLearne
     return loaded
 
 
+def _valid_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable() \
+            or any(c in name for c in "/\\"):
+        raise ConfigError(f"learner name {name!r} must be 1-100 printable characters without slashes; "
+                          "choose another --name.")
+    return name.strip()
+
+
 def load_learner(spec: str | Callable[..., Any], *, name: str | None = None) -> LoadedLearner:
     """Resolve a learner spec (or a factory callable) into a :class:`LoadedLearner`; ``name``, if given,
     replaces the derived name (records and the board show it)."""
     if name is not None:
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable() \
-                or any(c in name for c in "/\\"):
-            raise ConfigError(f"learner name {name!r} must be 1-100 printable characters without slashes; "
-                              "choose another --name.")
         loaded = load_learner(spec)
-        loaded.name = name.strip()
+        loaded.name = _valid_name(name)
         return loaded
     if callable(spec) and not isinstance(spec, str):
         return _from_callable(spec)
@@ -282,6 +286,30 @@ def load_learner(spec: str | Callable[..., Any], *, name: str | None = None) -> 
         return _load_module(spec, module_name, factory_name or DEFAULT_FACTORY)
     raise ConfigError(f"cannot read learner spec {spec!r}; use a baseline name, path/to/file.py[:factory] "
                       "or package.module:factory.")
+
+
+def _not_loaded(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("this learner is located, not loaded, in this process; it runs in a learner process")
+
+
+def locate(spec: str | Callable[..., Any], *, name: str | None = None) -> LoadedLearner:
+    """Like :func:`load_learner`, but a learner *file* is not imported here: its name and source digest
+    come from the file itself, and its code runs only in the learner's own process (isolation).
+    Baselines, modules and callables resolve as in :func:`load_learner`."""
+    if name is not None:
+        located = locate(spec)
+        located.name = _valid_name(name)
+        return located
+    if isinstance(spec, str):
+        m = re.match(r"^(.*\.py)(?::([A-Za-z_]\w*))?$", spec.strip())
+        if m:
+            path = Path(m.group(1)).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"learner file {path} does not exist; give path/to/file.py[:factory].")
+            factory_name = m.group(2) or DEFAULT_FACTORY
+            name = path.stem if factory_name == DEFAULT_FACTORY else f"{path.stem}:{factory_name}"
+            return LoadedLearner(spec.strip(), name, _not_loaded, path.resolve(), sha256_file(path))
+    return load_learner(spec)
 
 
 # -- hyper-parameters --------------------------------------------------------------------------------
@@ -305,17 +333,23 @@ def parse_hp_pairs(pairs: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file's contents; a one-line ConfigError naming ``what`` (e.g. "sweep file") when it cannot."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist; give a TOML file.") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {what} {path} ({err}).") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{what} {path} is not valid TOML ({err}); fix it.") from None
+
+
 def read_hp_file(path: str | Path) -> dict[str, Any]:
     """Hyper-parameters from a TOML file: its ``[hyperparameters]`` table if present, else its top level."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"hyper-parameter file {path} does not exist; give a TOML file.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read hyper-parameter file {path} ({err}).") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"hyper-parameter file {path} is not valid TOML ({err}); fix it.") from None
+    data = read_toml(path, "hyper-parameter file")
     hp = data.get("hyperparameters", data)
     if not isinstance(hp, dict):
         raise ConfigError(f"{path}: [hyperparameters] must be a table of name = value.")

@@ -123,6 +123,28 @@ class RunScorer:
         self.done += n
         return err
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything the scorer holds, as named arrays (checkpoints; :meth:`load_state` reads it back)."""
+        return {k: np.array(v, copy=True) for k, v in vars(self).items()}
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from :meth:`state` of a scorer built with the same arguments."""
+        mine = vars(self)
+        if set(state) != set(mine):
+            raise ValueError(f"scorer state fields {sorted(state)} differ from {sorted(mine)}")
+        for k, v in state.items():
+            old = mine[k]
+            if isinstance(old, np.ndarray):
+                if v.shape != old.shape:
+                    raise ValueError(f"scorer state {k}: shape {v.shape}, expected {old.shape}")
+                mine[k] = np.array(v, dtype=old.dtype, copy=True)
+            else:
+                if v.shape != ():
+                    raise ValueError(f"scorer state {k}: not a scalar")
+                if k in ("steps", "window", "bin_steps", "rw", "r_every", "r_offset", "_g", "_w0") and v.item() != old:
+                    raise ValueError(f"scorer state {k}={v.item()} differs from this run's {old}")
+                mine[k] = type(old)(v.item())
+
     @property
     def running_error(self) -> float:
         """Mean error so far (for progress bars)."""

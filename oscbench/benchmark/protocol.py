@@ -80,3 +80,49 @@ def run_steps(learner: Learner, xs: np.ndarray, cumulants: np.ndarray, continuat
     for t in range(len(xs)):
         out[t] = learner.step(xs[t], float(cumulants[t]), float(continuations[t]))
     return out
+
+
+# -- snapshots: the whole-run causality check and checkpoints ---------------------------------------------
+class SnapshotLearner(Learner, Protocol):
+    """A learner with its own snapshot format (optional; without it the evaluator uses pickle).
+
+    The evaluator snapshots the learner before **every** chunk it hands over (so a learner cannot
+    tell the chunks it later re-checks from the others), restores copies of some of these snapshots
+    to replay a random prefix of the chunk (the whole-run causality check: the replay's predictions
+    must equal the full chunk's, bitwise), and writes snapshots into checkpoints to resume a run.
+    """
+
+    def snapshot(self) -> bytes:
+        """The learner's complete state (parameters, traces, optimizer state, RNG state) as bytes."""
+        ...
+
+    def restore(self, data: bytes) -> Learner:
+        """A new learner whose state is ``data`` (from :meth:`snapshot`); ``self`` is left unchanged.
+
+        A restored learner must continue exactly as the snapshotted one would have: the same
+        predictions, bit for bit, on the same inputs.
+        """
+        ...
+
+
+def snapshot(learner: Any) -> bytes:
+    """The learner's state as bytes: its ``snapshot()`` when it has the pair of methods, else pickle."""
+    own = getattr(learner, "snapshot", None)
+    if callable(own) and callable(getattr(learner, "restore", None)):
+        data = own()
+        if not isinstance(data, bytes):
+            raise TypeError(f"snapshot() returned {type(data).__name__}; it must return bytes")
+        return data
+    import pickle
+
+    return pickle.dumps(learner, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def restore(learner: Any, data: bytes) -> Any:
+    """A new learner from :func:`snapshot` bytes (``learner``: any learner of the same kind)."""
+    own = getattr(learner, "restore", None)
+    if callable(own) and callable(getattr(learner, "snapshot", None)):
+        return own(data)
+    import pickle
+
+    return pickle.loads(data)

@@ -181,6 +181,11 @@ def check_records(records: Sequence[Any], *, labels: Sequence[str] | None = None
     if problems:
         return problems
 
+    ineligible = [run_label(r, i) for i, r in enumerate(good) if (r.get("audit") or {}).get("leaderboard_eligible") is False]
+    if ineligible:
+        return [f"{len(ineligible)} run(s) could not be checked for causality over the whole run (the learner cannot be "
+                f"snapshotted: {', '.join(ineligible[:3])}); make the learner picklable (docs/isolation.md) "
+                "and evaluate again"]
     t0 = good[0]["task"]
     if t0["id"] == tasks.CUSTOM_TASK_ID:
         return [f"these are records of a custom stream ({good[0]['dataset']['id']}, `evaluate --dataset FILE` without "
