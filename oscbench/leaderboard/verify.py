@@ -373,10 +373,11 @@ def write_verification(result: Verification) -> Path:
 # -- prefix re-runs --------------------------------------------------------------------------------
 def prefix_curve(spec: str, record: Mapping[str, Any], n_bins: int = PREFIX_BINS) -> list[float]:
     """The first ``n_bins`` learning-curve bins of ``record``'s run, re-run with ``spec``: the same
-    stream, fresh learner, chunks (:data:`oscbench.benchmark.evaluator.CHUNK_STEPS`) and scoring
+    stream, fresh learner, chunk size (:func:`oscbench.benchmark.evaluator.default_chunk_steps` of the
+    run's length: the per-bin sums are added chunk by chunk, so their last bits depend on it) and scoring
     arithmetic (:class:`oscbench.benchmark.metrics.RunScorer`) as the evaluator."""
     from oscbench.benchmark import loading, metrics, protocol, tasks
-    from oscbench.benchmark.evaluator import CHUNK_STEPS
+    from oscbench.benchmark.evaluator import default_chunk_steps
 
     t = tasks.get_task(record["task"]["id"])
     bin_steps = record["curve"]["bin_steps"]
@@ -387,7 +388,7 @@ def prefix_curve(spec: str, record: Mapping[str, Any], n_bins: int = PREFIX_BINS
                                n_steps=record["steps"])
     learner = loading.load_learner(spec).build(source.n_features, seed, record["learner"]["hyperparameters"])
     scorer = metrics.RunScorer(steps, steps, bin_steps, t.running_window, t.running_every, t.running_offset)
-    for chunk in source.chunks(steps, CHUNK_STEPS):
+    for chunk in source.chunks(steps, default_chunk_steps(int(record["steps"]))):
         target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
         if target is None:
             raise DataError(f"the stream has no {t.target} array, which {t.id} scores; regenerate the dataset.")
