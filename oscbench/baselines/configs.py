@@ -1,7 +1,7 @@
 """The reference configurations of the baselines per task (SPEC §8, §11.9-11.10).
 
 Structures follow the paper (P) where it states them, the reference code (C) otherwise; step sizes and
-variance floors come from the sweeps recorded in the README (``python -m oscbench.baselines.sweep``).
+variance floors come from the sweeps recorded in docs/baselines.md (``oscbench sweep``).
 
 ============  ==========================================  ===========================================
 learner       trace patterning (n = 12, budget 4,400)     Atari (n = 275, budget 55,000)
