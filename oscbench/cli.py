@@ -571,7 +571,7 @@ def tasks_show(task_id, as_json) -> None:
 def quickstart_cmd(out_dir, steps, seeds, n_seeds, as_json, quiet) -> None:
     """Generate the trace-patterning stream, evaluate hybrid, T-BPTT and the example learner, print the
     table, plot the curves and print the command that submits the example's records."""
-    from oscbench.benchmark.quickstart import quickstart
+    from oscbench.quickstart import quickstart
     from oscbench.errors import ConfigError
 
     if seeds is not None and seeds.strip().isdigit():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from oscbench.benchmark.quickstart import quickstart
+from oscbench.quickstart import quickstart
 from oscbench.benchmark.records import validate_record
 from oscbench.cli import cli
 from oscbench.datasets.format import DatasetFile

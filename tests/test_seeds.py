@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from oscbench.benchmark.evaluator import evaluate
-from oscbench.benchmark.quickstart import quickstart
+from oscbench.quickstart import quickstart
 from oscbench.benchmark.seeds import parse_seeds, resolve_seeds
 from oscbench.cli import cli
 from oscbench.errors import ConfigError
