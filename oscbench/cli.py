@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ from oscbench.errors import OscbenchError
 class _UserError(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class; ours is per error
 
     def show(self, file=None) -> None:  # one line, no "Usage:" block
         click.echo(f"error: {self.message}", err=True)
@@ -716,7 +717,8 @@ def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root
     from oscbench.leaderboard import verify as V
 
     paths = V.resolve_entries(root, entries)
-    out, failed = [], 0
+    out: list[dict[str, Any]] = []
+    failed = 0
     for path in paths:
         if prefix:
             problems = V.verify_prefix(path)

@@ -22,7 +22,7 @@ def _direct(game: str, log: bytes):
     ale.loadROM(str(roms.get_rom_path(game)))
     acts = ale.getMinimalActionSet()
     frames, idx, raw = [], [], []
-    for i, b in enumerate(log):
+    for b in log:
         if b == ord("R"):
             ale.reset_game()
             idx.append(-1)

@@ -202,7 +202,7 @@ def test_tbptt_gradient_equals_truncated_objective(H, k):
         h0, c0 = cache[start][1], cache[start][2]          # state at t-k: a constant of the objective
         window = xs[start:t + 1]
 
-        def value(Wp, Up, bp):
+        def value(Wp, Up, bp, window=window, h0=h0, c0=c0):
             hT, _, _ = lstm_forward(Wp, Up, bp, window, h0, c0)
             return hT @ w
 

@@ -121,7 +121,7 @@ def test_edited_trace_attributes_are_refused_naming_them(trace5, tmp_path, attr,
 
 def test_edited_pong_attributes_are_refused_naming_them(pong, tmp_path):
     for attr, value in (("gamma", 0.99), ("game", "Breakout"), ("rom_md5", "0" * 32), ("seed", 3)):
-        forged = _forge(pong, tmp_path / f"{attr}.h5", lambda a: a.__setitem__(attr, value))
+        forged = _forge(pong, tmp_path / f"{attr}.h5", lambda a, attr=attr, value=value: a.__setitem__(attr, value))
         with pytest.raises(DataError, match=f"'{attr}'"):
             DatasetFile(forged)
 

@@ -61,7 +61,7 @@ def random_chunk_sizes(n: int, max_chunk: int, seed: int = AUDIT_CHUNK_SEED) -> 
     rng = np.random.default_rng(seed)
     sizes, left = [], n
     while left > 0:
-        s = int(min(left, rng.integers(1, max_chunk + 1)))
+        s = min(left, int(rng.integers(1, max_chunk + 1)))
         sizes.append(s)
         left -= s
     return sizes

@@ -229,7 +229,7 @@ def iqm_stratified(scores_by_game: Mapping[str, Sequence[float]], *, confidence:
     allv = np.concatenate(samples + [fixed]) if samples else fixed
     if len(allv) == 0:
         return {"iqm": None, "ci_low": None, "ci_high": None, "n_games": 0, "n_runs": 0}
-    point = iqm(allv)
+    point = iqm(allv.tolist())
     lo = hi = point
     if samples and not np.all(allv == allv[0]):
         def stat(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -259,7 +259,7 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (task, game, preset, name, hp_digest), runs in groups.items():
         ok = [r for r in runs if r["status"] == "ok"]
-        m = lambda k: [r["metrics"][k] for r in ok]  # noqa: E731
+        m = lambda k, ok=ok: [r["metrics"][k] for r in ok]  # noqa: E731
         out.append({
             "task": task, "game": game, "preset": preset, "learner": name, "hp_digest": hp_digest,
             "hyperparameters": runs[0]["learner"]["hyperparameters"], "steps": runs[0]["steps"],

@@ -74,7 +74,7 @@ def learning_curve_figure(records: Sequence[Mapping[str, Any]], *, title: str | 
     target_name = "G*" if target == "returns_truncated" else "G"
     top: list[float] = []
     low: list[float] = []
-    for k, ((task, game, preset, name, _), runs) in enumerate(groups.items()):
+    for k, ((_task, game, _preset, name, _), runs) in enumerate(groups.items()):
         ax = axes[k // cols][k % cols]
         n_bins = len(runs[0]["curve"]["mse"])
         x, mean, lo, hi = curve_band(runs, smooth_bins=max(1, n_bins // 20))

@@ -202,8 +202,10 @@ def compiled_target() -> dict[str, str | None]:
         import llvmlite.binding as ll
         from numba.core import config
 
-        name = config.CPU_NAME or ll.get_host_cpu_name()
-        features = config.CPU_FEATURES if config.CPU_FEATURES is not None else ll.get_host_cpu_features().flatten()
+        name = getattr(config, "CPU_NAME", None) or ll.get_host_cpu_name()
+        features = getattr(config, "CPU_FEATURES", None)
+        if features is None:
+            features = ll.get_host_cpu_features().flatten()
         digest = hashlib.sha256(features.encode()).hexdigest()[:16]
     except Exception:  # noqa: BLE001 - no numba/llvmlite: nothing compiled, no target to name
         name, digest = None, None

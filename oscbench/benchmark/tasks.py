@@ -348,9 +348,8 @@ def _shifted(chunks: Iterator[StepChunk], offset: int) -> Iterator[StepChunk]:
         if end <= offset:
             continue
         a = max(0, offset - c.start)
-        part = StepChunk(c.start + a - offset, *(None if v is None else v[a:] for v in
-                                                   (c.observations, c.cumulants, c.continuations, c.returns,
-                                                    c.returns_truncated)))
+        part = StepChunk(c.start + a - offset, c.observations[a:], c.cumulants[a:], c.continuations[a:],
+                         c.returns[a:], None if c.returns_truncated is None else c.returns_truncated[a:])
         if part.start == 0:  # a run starts here: no transition into its first step
             cum, cont = part.cumulants.copy(), part.continuations.copy()
             cum[0] = cont[0] = 0

@@ -3,6 +3,8 @@ and the reference learners' compiled kernels into the server, so every learner p
 from it starts with them in memory instead of loading them again (about 2 s per process)."""
 from __future__ import annotations
 
+from typing import Any
+
 
 def _warm() -> None:
     import cloudpickle  # type: ignore[import-untyped]  # noqa: F401 - unpickles factories in every child
@@ -22,7 +24,7 @@ def _warm() -> None:
     gs = np.full(3, 0.9, dtype=np.float32)
     for factory in BASELINES.values():
         try:
-            learner = factory(4, seed=0)
+            learner: Any = factory(4, seed=0)
             learner.run(xs, cs, gs)
             learner.step(xs[0], 0.0, 0.9)
         except Exception:  # noqa: BLE001, S110 - warming is an optimisation; a failure only costs time

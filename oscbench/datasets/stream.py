@@ -54,7 +54,7 @@ def concat_chunks(chunks: list[StepChunk]) -> StepChunk:
     if len(chunks) == 1:
         return chunks[0]
     rts = [c.returns_truncated for c in chunks]
-    rt = None if any(r is None for r in rts) else np.concatenate(rts)  # type: ignore[arg-type]
+    rt: np.ndarray | None = None if any(r is None for r in rts) else np.concatenate(rts)  # type: ignore[arg-type]
     return StepChunk(chunks[0].start,
                      np.concatenate([c.observations for c in chunks]),
                      np.concatenate([c.cumulants for c in chunks]),

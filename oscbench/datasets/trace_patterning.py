@@ -106,7 +106,8 @@ class TracePatterningConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TracePatterningConfig":
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+        fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        return cls(**fields)
 
 
 PRESETS: dict[str, TracePatterningConfig] = {
@@ -301,7 +302,7 @@ class TracePatterningStream:
 
     def chunks(self, n_steps: int, chunk_size: int = 65536) -> Iterator[StepChunk]:
         """Yield steps 0..n_steps-1 as StepChunks (float32 observations) of at most ``chunk_size`` steps."""
-        blocks = (StepChunk(b["start"], b["observations"].astype(np.float32), b["cumulants"],
+        blocks = (StepChunk(int(b["start"]), b["observations"].astype(np.float32), b["cumulants"],
                             b["continuations"], b["returns"], b["returns_truncated"])
                   for b in self.raw_blocks(n_steps))
         return rechunk(blocks, chunk_size, n_steps)

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 
-RC = {"svg.hashsalt": "oscbench-leaderboard", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10,
+RC: dict[str, Any] = {"svg.hashsalt": "oscbench-leaderboard", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10,
       "legend.fontsize": 8, "font.family": "DejaVu Sans", "path.simplify": True}
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -39,7 +39,7 @@ def _steps_tick(x: float, _pos: int) -> str:
 def to_svg(fig: Figure) -> str:
     """Render ``fig`` as deterministic SVG text."""
     buf = io.StringIO()
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types rc keys as literals
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "oscbench"}, bbox_inches="tight")
     return buf.getvalue()
 
@@ -47,7 +47,7 @@ def to_svg(fig: Figure) -> str:
 @contextlib.contextmanager
 def _axes(w: float, h: float) -> Iterator[tuple[Figure, Any]]:
     """A (figure, axes) pair drawn under :data:`RC`."""
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # matplotlib types rc keys as literals
         fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
         yield fig, fig.add_subplot()
 

@@ -147,7 +147,7 @@ def check_records(records: Sequence[Any], *, labels: Sequence[str] | None = None
         if not isinstance(r, Mapping):
             per_run.setdefault("not a result record object", []).append(lab)
             continue
-        audit = r.get("audit") if isinstance(r.get("audit"), Mapping) else {}
+        audit: Mapping[str, Any] = r["audit"] if isinstance(r.get("audit"), Mapping) else {}
         if r.get("status") == "failed":
             f = r.get("failure") or {}
             per_run.setdefault(f"the run failed ({f.get('stage', 'run')} at step {f.get('step')}: "

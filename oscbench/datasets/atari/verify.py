@@ -71,6 +71,7 @@ def verify(name: str, *, replay: bool = False, policy_file: str | os.PathLike[st
     """Verify an Atari id (or a dataset path); return a report, raise DataError on any divergence."""
     if is_file_argument(name):
         path: Path | None = resolve(name)
+        assert path is not None    # a file argument always resolves to a path
         with DatasetFile(path, verify=False) as ds:
             did = ds.dataset_id
     else:
