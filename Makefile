@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: quickstart test install speed clean
+.PHONY: quickstart test lint install speed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,16 @@ install: $(VENV)/.installed
 quickstart: install
 	$(BIN)/oscbench quickstart --out $(OUT)
 
-## Set up and run the whole test suite (first installs Debian chromium for the browser test, if root and missing).
-test: install
+## Set up, lint and run the whole test suite (first installs Debian chromium for the browser test, if root and missing).
+test: install lint
 	sh tests/ensure_chromium.sh
 	$(BIN)/python -m pytest -q
+
+## ruff, mypy and the import-linter contracts of .importlinter (the parts depend downward only).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Steps per CPU-second of the streams and the reference learners.
 speed: install
