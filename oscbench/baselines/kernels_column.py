@@ -27,6 +27,13 @@ Speed devices (none changes what is computed beyond float rounding):
   ``beff = b − Σ W·m/√v`` (rebuilt at the start of each call and whenever a stage freezes); the
   whole network's pre-activations are then one matrix-vector product over ``z = [x_t, h]``. The
   learning stage is computed exactly as SPEC §3.1 writes it, from ẑ = (z − m)/√v.
+* **No subnormal floats.** Every value that the state carries from step to step (RTRL and eligibility
+  traces, RMSProp state, cell states, running statistics) is flushed to 0 once its magnitude falls
+  below ``TINY`` (2^-100 ≈ 7.9e-31 in float32, 2^-900 in float64; :func:`flush`). Such values cannot
+  change a prediction or a step size (they are > 20 orders of magnitude below every other term), but
+  left alone they decay into the subnormal range, where ``x·0.99`` rounds back to ``x``: they then stay
+  there for the rest of the run and every operation on them costs the CPU up to ~100 cycles. This is a
+  choice of the learner's arithmetic (portable and the same on every CPU), not a CPU mode.
 * exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
   float32 and float64); tanh(a) = 2σ(2a) − 1.
 """
@@ -37,6 +44,22 @@ import math
 import numpy as np
 from numba import njit
 
+
+
+TINY32 = 2.0 ** -100     # flush threshold of float32 state (see the module docs)
+TINY64 = 2.0 ** -900     # ... and of float64 state
+
+
+@njit(cache=True, inline="always")
+def flush(x, tiny):  # pragma: no cover - compiled
+    """x, or 0 when |x| < tiny (NaN stays NaN): keeps subnormal floats out of a learner's state."""
+    return x * 0 if abs(x) < tiny else x
+
+
+@njit(cache=True, inline="always")
+def tiny_of(a):  # pragma: no cover - compiled
+    """The flush threshold for the dtype of array ``a``."""
+    return a.dtype.type(TINY32) if a.itemsize == 4 else a.dtype.type(TINY64)
 
 
 def exp_scratch(size: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -131,10 +154,10 @@ def build_effective(th, mean, istd, weff, beff, s, n, U, T):  # pragma: no cover
 
 
 @njit(cache=True, error_model="numpy")
-def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps):  # pragma: no cover - compiled
+def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps, tiny):  # pragma: no cover - compiled
     """Return (new weight, new RMSProp state) for the TD(λ) step g = δ·e."""
     if use_rms:
-        rs = b2 * rs + omb2 * g * g
+        rs = flush(b2 * rs + omb2 * g * g, tiny)
         return w + eta * g / (math.sqrt(rs) + eps), rs
     return w + eta * g, rs
 
@@ -169,6 +192,7 @@ def ccn_run(xs, cum, cont, out,
     dt = theta.dtype
     one = dt.type(1.0)
     zero = dt.type(0.0)
+    tiny = tiny_of(theta)
     # scratch shared by the runs: allocated once per call, never per step
     z = np.zeros(n + T, dt)             # incoming signals [x_t, h]
     hp = np.empty(T, dt)                # h_{t-1}
@@ -273,7 +297,7 @@ def ccn_run(xs, cum, cont, out,
                 k_lo = g0 * U
                 k_hi = min(g1 * U, T)
                 for k in range(k_lo, k_hi):
-                    cb[k] = acc[4 * k + 1] * cp[k] + acc[4 * k] * acc[4 * k + 3]
+                    cb[k] = flush(acc[4 * k + 1] * cp[k] + acc[4 * k] * acc[4 * k + 3], tiny)
                 scaled_sigmoid(cb, tcs, two_t, k_lo, k_hi, ptmp, ebits, efloat)
                 for k in range(k_lo, k_hi):
                     hb[k] = acc[4 * k + 2] * tcs[k]
@@ -288,8 +312,8 @@ def ccn_run(xs, cum, cont, out,
                 dk = hk - mk
                 vraw = bt * nu[k] + omb * dk * dk
                 vk = max(vraw, fl)
-                mu[k] = mk
-                nu[k] = vraw if sig else vk
+                mu[k] = flush(mk, tiny)
+                nu[k] = flush(vraw, tiny) if sig else vk
                 iv = one / math.sqrt(vk)
                 onorm[0, k] = iv
                 onorm[1, k] = dk * iv
@@ -308,11 +332,11 @@ def ccn_run(xs, cum, cont, out,
                     if add_prev:
                         for r in range(n + s_prev * U + 2):
                             for l in range(L):
-                                el[r, l] = gl * el[r, l] + scp[s_prev * U + l // 4] * trh[r, l]
+                                el[r, l] = flush(gl * el[r, l] + scp[s_prev * U + l // 4] * trh[r, l], tiny)
                     for r in range(n + s_prev * U + 2):
                         for l in range(L):
                             th[s_prev, r, l], rs[r, l] = _apply_update(
-                                th[s_prev, r, l], delta * el[r, l], rs[r, l], rms, a, b2, omb2, eps)
+                                th[s_prev, r, l], delta * el[r, l], rs[r, l], rms, a, b2, omb2, eps, tiny)
                     build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
                 for r in range(trh.shape[0]):
                     for l in range(LW):
@@ -370,18 +394,18 @@ def ccn_run(xs, cum, cont, out,
                             coef[7, l] = zj
                     if add_prev:   # compat: e ← γ_t·λ·e + ∇V_{t−1} (TH still holds step t−1's values)
                         for l in range(L):
-                            el[r, l] = gl * el[r, l] + coef[8, l] * trh[r, l]
+                            el[r, l] = flush(gl * el[r, l] + coef[8, l] * trh[r, l], tiny)
                     # (a) exact RTRL advance: TC_θ(t), TH_θ(t) from θ_t and this step's inputs
                     for l in range(L):
                         A = trh[r, l]
                         tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
-                        trc[r, l] = tcn
-                        trh[r, l] = coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l]
+                        trc[r, l] = flush(tcn, tiny)
+                        trh[r, l] = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
                     # (b) θ += step(δ_t·e_{t-1})
                     if upd and rms:
                         for l in range(L):
                             g_ = delta * el[r, l]
-                            sv = b2 * rs[r, l] + omb2 * g_ * g_
+                            sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
                             rs[r, l] = sv
                             th[s, r, l] += a * g_ / (math.sqrt(sv) + eps)
                     elif upd:
@@ -390,7 +414,7 @@ def ccn_run(xs, cum, cont, out,
                     # (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
                     if not cep:
                         for l in range(L):
-                            el[r, l] = gl * el[r, l] + coef[6, l] * trh[r, l]
+                            el[r, l] = flush(gl * el[r, l] + coef[6, l] * trh[r, l], tiny)
                 # input statistics of the learning stage, from the values this forward consumed
                 for j in range(m):
                     zz = z[j]
@@ -398,13 +422,13 @@ def ccn_run(xs, cum, cont, out,
                     dz = zz - mn
                     vraw = bt * var[s, j] + omb * dz * dz
                     vr = max(vraw, fl)
-                    mean[s, j] = mn
-                    var[s, j] = vraw if sig else vr
+                    mean[s, j] = flush(mn, tiny)
+                    var[s, j] = flush(vraw, tiny) if sig else vr
                     istd[s, j] = one / math.sqrt(vr)
             # ---------------------------------------------------------------- output weights and bias
             if add_prev:
                 for k in range(T):
-                    ew[k] = gl * ew[k] + hhp[k]
+                    ew[k] = flush(gl * ew[k] + hhp[k], tiny)
                 e_b[b] = gl * e_b[b] + one
             if cep:                     # keep this step's factors of ∇V_t for the next step
                 for k in range(T):
@@ -414,11 +438,11 @@ def ccn_run(xs, cum, cont, out,
                 n_act = min((s_cur + 1) * U, T)
                 eta = a / dt.type(n_act)
                 for k in range(n_act):
-                    wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps)
-                b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps)
+                    wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps, tiny)
+                b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps, tiny)
             if not cep:
                 for k in range(T):
-                    ew[k] = gl * ew[k] + onorm[1, k]
+                    ew[k] = flush(gl * ew[k] + onorm[1, k], tiny)
                 e_b[b] = gl * e_b[b] + one
             v_old[b] = V
             t_step[b] = tt + 1

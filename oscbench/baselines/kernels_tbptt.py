@@ -21,21 +21,21 @@ import math
 import numpy as np
 from numba import njit
 
-from oscbench.baselines.kernels_column import scaled_sigmoid
+from oscbench.baselines.kernels_column import flush, scaled_sigmoid, tiny_of
 
 
 @njit(cache=True, error_model="numpy")
-def _td_step_compat(theta, e, v, g, gp, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
+def _td_step_compat(theta, e, v, g, gp, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
     """C's episode-trace order (parity only): e = γλ·e + gp (the previous step's gradient), then
     θ += step(δ·e) (when ``upd``), then gp = g."""
     for i in range(theta.shape[0]):
         for j in range(theta.shape[1]):
             if upd:
-                ev = gl * e[i, j] + gp[i, j]
+                ev = flush(gl * e[i, j] + gp[i, j], tiny)
                 e[i, j] = ev
                 gr = delta * ev
                 if rms:
-                    sv = b2 * v[i, j] + omb2 * gr * gr
+                    sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
                     v[i, j] = sv
                     theta[i, j] += a * gr / (math.sqrt(sv) + eps)
                 else:
@@ -44,25 +44,26 @@ def _td_step_compat(theta, e, v, g, gp, delta, gl, upd, rms, a, b2, omb2, eps): 
 
 
 @njit(cache=True, error_model="numpy")
-def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g."""
+def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (traces and RMSProp state
+    flushed below ``tiny``, see :func:`oscbench.baselines.kernels_column.flush`)."""
     for i in range(theta.shape[0]):
         if upd and rms:
             for j in range(theta.shape[1]):
                 ev = e[i, j]
                 gr = delta * ev
-                sv = b2 * v[i, j] + omb2 * gr * gr
+                sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
                 v[i, j] = sv
                 theta[i, j] += a * gr / (math.sqrt(sv) + eps)
-                e[i, j] = gl * ev + g[i, j]
+                e[i, j] = flush(gl * ev + g[i, j], tiny)
         elif upd:
             for j in range(theta.shape[1]):
                 ev = e[i, j]
                 theta[i, j] += a * (delta * ev)
-                e[i, j] = gl * ev + g[i, j]
+                e[i, j] = flush(gl * ev + g[i, j], tiny)
         else:
             for j in range(theta.shape[1]):
-                e[i, j] = gl * e[i, j] + g[i, j]
+                e[i, j] = flush(gl * e[i, j] + g[i, j], tiny)
 
 
 @njit(cache=True, error_model="numpy")
@@ -89,6 +90,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     dt = Wt.dtype
     one = dt.type(1.0)
     zero = dt.type(0.0)
+    tiny = tiny_of(Wt)
     acc = np.empty(R, dt)
     da = np.empty(R, dt)
     dh = np.empty(H, dt)
@@ -140,7 +142,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     acc[r] += Uw[u, r] * hu
             scaled_sigmoid(acc, acc, gsc, 0, R, ptmp, ebits, efloat)
             for u in range(H):
-                cn[u] = acc[H + u] * (rc[ps, u] if tt > 0 else zero) + acc[u] * acc[2 * H + u]
+                cn[u] = flush(acc[H + u] * (rc[ps, u] if tt > 0 else zero) + acc[u] * acc[2 * H + u], tiny)
             scaled_sigmoid(cn, tc, two_h, 0, H, ptmp, ebits, efloat)
             V = zero
             for r in range(R):
@@ -210,14 +212,14 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
             if cep:
-                _td_step_compat(W, eW[b], vW[b], gW, gWp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step_compat(Uw, eU[b], vU[b], gU, gUp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step_compat(bi, eb[b], vb[b], gb, gbp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step_compat(wo, ew[b], vw[b], gh, gwp[b], delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step_compat(W, eW[b], vW[b], gW, gWp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                _td_step_compat(Uw, eU[b], vU[b], gU, gUp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                _td_step_compat(bi, eb[b], vb[b], gb, gbp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                _td_step_compat(wo, ew[b], vw[b], gh, gwp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             else:
-                _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps)
+                _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             v_old[b] = V
             t_step[b] = tt + 1
