@@ -39,9 +39,11 @@ LONG_ATARI = 2_000_000   # Atari-size learners
 
 
 def subnormal_count(state: object) -> int:
-    """Subnormal floats in a learner state's arrays (every float ndarray attribute)."""
+    """Subnormal floats in a learner state's arrays (every float ndarray attribute, also inside dicts)."""
     n = 0
-    for v in vars(state).values():
+    items = list(vars(state).values())
+    items += [x for v in items if isinstance(v, dict) for x in v.values()]
+    for v in items:
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
             a = np.abs(v)
             n += int(np.count_nonzero((a > 0) & (a < np.finfo(v.dtype).tiny)))

@@ -53,7 +53,7 @@ TINY64 = 2.0 ** -900     # ... and of float64 state
 @njit(cache=True, inline="always")
 def flush(x, tiny):  # pragma: no cover - compiled
     """x, or 0 when |x| < tiny (NaN stays NaN): keeps subnormal floats out of a learner's state."""
-    return x * 0 if abs(x) < tiny else x
+    return x - x if abs(x) < tiny else x       # x - x: a zero of x's own type (x * 0 would promote)
 
 
 @njit(cache=True, inline="always")
@@ -158,27 +158,23 @@ def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps, tiny):  # pragma: no co
     """Return (new weight, new RMSProp state) for the TD(λ) step g = δ·e."""
     if use_rms:
         rs = flush(b2 * rs + omb2 * g * g, tiny)
-        return w + eta * g / (math.sqrt(rs) + eps), rs
+        return w + eta * g / (np.sqrt(rs) + eps), rs
     return w + eta * g, rs
 
 
 @njit(cache=True, error_model="numpy")
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
-            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old, sc_prev, hh_prev,
-            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor, stage_off,
-            compat_traces,
+            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
+            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor,
             n_inputs, cols_per_stage, n_cols, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over the N steps ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
     State arrays carry a leading run dimension B and are updated in place; hyper-parameter arrays
-    are ``[B]``; ``efloat`` (float, length >= 4T) and ``ebits`` (its integer view) are scratch.
+    are ``[B]``; ``efloat`` (float, length >= 4T rounded up to 16) and ``ebits`` (its integer view) are scratch.
     ``sigma_floor[b]`` != 0: P's σ-floor -- running variances are stored unfloored and signals are divided
     by √max(v, var_floor) -- instead of C's floor written into the variance (identical arithmetic when 0).
-    ``stage_off[b]``: step t belongs to stage (t + stage_off)//S (0: SPEC §11.15; 1: C's short first stage).
-    ``compat_traces[b]`` != 0 (parity only, SPEC §9.2 item 4): the trace used with δ_t is
-    γ_t·λ·e + ∇V_{t−1} (C decays before adding the previous gradient); ``sc_prev`` (w_k/√ν_k) and
-    ``hh_prev`` (ĥ_k) [B, T] keep step t−1's factors for that.
+    Step t belongs to stage t // S (SPEC §11.15).
     All float arrays share one dtype (float32 or float64).
     """
     N = xs.shape[0]
@@ -198,17 +194,17 @@ def ccn_run(xs, cum, cont, out,
     hp = np.empty(T, dt)                # h_{t-1}
     cp = np.empty(T, dt)                # c_{t-1}
     zhat = np.zeros(M, dt)              # the learning stage's normalised inputs
-    acc = np.empty(4 * T, dt)           # pre-activations, then gate values, of every lane
+    A4 = -(-4 * T // 16) * 16           # lanes of the whole network, padded to full vectors
+    acc = np.zeros(A4, dt)              # pre-activations, then gate values, of every lane
     tcs = np.empty(T, dt)               # tanh(c_t)
     onorm = np.empty((2, T), dt)        # 1/sqrt(nu_k), hhat_k
-    coef = np.zeros((9, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D,
-                                        # SCALE of step t-1 (compat traces)
+    coef = np.zeros((8, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
     accx = np.zeros(LW, dt)             # the learning stage's pre-activations (padded lanes)
     hp_lane = np.zeros(LW, dt)          # h_{t-1} of each lane's column (learning stage)
-    ptmp = np.empty(4 * T, dt)
-    weff = np.zeros((1, n + T, 4 * T), dt)
-    beff = np.zeros(4 * T, dt)
-    gsc = np.empty(4 * T, dt)           # 2 on g lanes (tanh), 1 on i, f, o lanes
+    ptmp = np.empty(A4, dt)
+    weff = np.zeros((1, n + T, A4), dt)
+    beff = np.zeros(A4, dt)
+    gsc = np.ones(A4, dt)               # 2 on g lanes (tanh), 1 on i, f, o lanes
     two_t = np.full(T, 2.0, dt)
     for l in range(4 * T):
         gsc[l] = 2.0 if l % 4 == 3 else 1.0
@@ -240,18 +236,14 @@ def ccn_run(xs, cum, cont, out,
         S_len = sps[b]
         same = same_step[b] != 0
         sig = sigma_floor[b] != 0
-        soff = stage_off[b]
-        cep = compat_traces[b] != 0
-        scp = sc_prev[b]
-        hhp = hh_prev[b]
-        s_start = (t_step[b] + soff) // S_len
+        s_start = t_step[b] // S_len
         for s in range(S):
             if s != s_start:
                 build_effective(th, mean, istd, weff, beff, s, n, U, T)
         for t in range(N):
             tt = t_step[b]
-            s_cur = (tt + soff) // S_len
-            s_prev = (tt - 1 + soff) // S_len
+            s_cur = tt // S_len
+            s_prev = (tt - 1) // S_len
             switching = tt > 0 and s_prev != s_cur
             if switching and s_prev < S:     # the finished stage now runs on effective weights (θ_t)
                 build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
@@ -272,7 +264,9 @@ def ccn_run(xs, cum, cont, out,
                 rows = n + min(g1 * U, T)
                 for l in range(np.uint64(l_lo), np.uint64(l_hi)):
                     acc[l] = beff[l]
-                if g0 <= s_cur < g1:         # effective weights everywhere but the learning stage
+                if not same:                 # every lane at once (full vectors); the learning stage's
+                    matvec_acc(weff, 0, 0, z, 0, rows, acc, 0, 0, A4)   # lanes are replaced below
+                elif g0 <= s_cur < g1:       # effective weights everywhere but the learning stage
                     la = 4 * s_cur * U
                     lb = 4 * min((s_cur + 1) * U, T)
                     matvec_acc(weff, 0, 0, z, 0, rows, acc, l_lo, l_lo, la - l_lo)
@@ -324,15 +318,10 @@ def ccn_run(xs, cum, cont, out,
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            add_prev = cep and upd      # compat: e ← γ_t·λ·e + ∇V_{t−1} before the update (not at t = 0)
             # ---------------------------------------------------------------- stage switch
             if switching:
                 if s_prev < S:   # the finished stage's last update, δ_t with e_{t-1}; then freeze it
                     L = 4 * min(U, T - s_prev * U)
-                    if add_prev:
-                        for r in range(n + s_prev * U + 2):
-                            for l in range(L):
-                                el[r, l] = flush(gl * el[r, l] + scp[s_prev * U + l // 4] * trh[r, l], tiny)
                     for r in range(n + s_prev * U + 2):
                         for l in range(L):
                             th[s_prev, r, l], rs[r, l] = _apply_update(
@@ -381,9 +370,6 @@ def ccn_run(xs, cum, cont, out,
                     coef[4, 4 * kk + 2] = zero
                     coef[4, 4 * kk + 3] = ig * dg      # ∂c/∂a_g
                     coef[5, 4 * kk + 2] = tc * do      # ∂h/∂a_o
-                    if cep:
-                        for q in range(4):
-                            coef[8, 4 * kk + q] = scp[k]
                 for r in range(m + 2):
                     if r == 1:
                         for l in range(L):
@@ -392,9 +378,6 @@ def ccn_run(xs, cum, cont, out,
                         zj = zhat[r - 2]
                         for l in range(L):
                             coef[7, l] = zj
-                    if add_prev:   # compat: e ← γ_t·λ·e + ∇V_{t−1} (TH still holds step t−1's values)
-                        for l in range(L):
-                            el[r, l] = flush(gl * el[r, l] + coef[8, l] * trh[r, l], tiny)
                     # (a) exact RTRL advance: TC_θ(t), TH_θ(t) from θ_t and this step's inputs
                     for l in range(L):
                         A = trh[r, l]
@@ -407,14 +390,13 @@ def ccn_run(xs, cum, cont, out,
                             g_ = delta * el[r, l]
                             sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
                             rs[r, l] = sv
-                            th[s, r, l] += a * g_ / (math.sqrt(sv) + eps)
+                            th[s, r, l] += a * g_ / (np.sqrt(sv) + eps)
                     elif upd:
                         for l in range(L):
                             th[s, r, l] += a * (delta * el[r, l])
                     # (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
-                    if not cep:
-                        for l in range(L):
-                            el[r, l] = flush(gl * el[r, l] + coef[6, l] * trh[r, l], tiny)
+                    for l in range(L):
+                        el[r, l] = flush(gl * el[r, l] + coef[6, l] * trh[r, l], tiny)
                 # input statistics of the learning stage, from the values this forward consumed
                 for j in range(m):
                     zz = z[j]
@@ -426,23 +408,14 @@ def ccn_run(xs, cum, cont, out,
                     var[s, j] = flush(vraw, tiny) if sig else vr
                     istd[s, j] = one / math.sqrt(vr)
             # ---------------------------------------------------------------- output weights and bias
-            if add_prev:
-                for k in range(T):
-                    ew[k] = flush(gl * ew[k] + hhp[k], tiny)
-                e_b[b] = gl * e_b[b] + one
-            if cep:                     # keep this step's factors of ∇V_t for the next step
-                for k in range(T):
-                    scp[k] = wo[k] * onorm[0, k]
-                    hhp[k] = onorm[1, k]
             if upd:
                 n_act = min((s_cur + 1) * U, T)
                 eta = a / dt.type(n_act)
                 for k in range(n_act):
                     wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps, tiny)
                 b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps, tiny)
-            if not cep:
-                for k in range(T):
-                    ew[k] = flush(gl * ew[k] + onorm[1, k], tiny)
-                e_b[b] = gl * e_b[b] + one
+            for k in range(T):
+                ew[k] = flush(gl * ew[k] + onorm[1, k], tiny)
+            e_b[b] = gl * e_b[b] + one
             v_old[b] = V
             t_step[b] = tt + 1

@@ -9,6 +9,9 @@ SPEC's gate order i, f, g, o):
 * A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
   steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
   keeps only k slots and reads the wrong state there; this is the fix).
+* Lanes are padded to a multiple of 16 (full vectors, no scalar remainder loops); the backward pass first collects ∂V_t/∂a of the
+  window's steps (``DA``), then one fused pass per parameter row forms the gradient and applies the
+  TD(λ) update (:func:`_fused_td`), so the parameters, traces and RMSProp state are read once a step.
 
 Step t: forward x_t with θ_t → V_t = w·h_t; backpropagate V_t through steps t-k+1 .. t with θ_t and
 the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t V_t − V_{t-1};
@@ -25,25 +28,6 @@ from oscbench.baselines.kernels_column import flush, scaled_sigmoid, tiny_of
 
 
 @njit(cache=True, error_model="numpy")
-def _td_step_compat(theta, e, v, g, gp, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """C's episode-trace order (parity only): e = γλ·e + gp (the previous step's gradient), then
-    θ += step(δ·e) (when ``upd``), then gp = g."""
-    for i in range(theta.shape[0]):
-        for j in range(theta.shape[1]):
-            if upd:
-                ev = flush(gl * e[i, j] + gp[i, j], tiny)
-                e[i, j] = ev
-                gr = delta * ev
-                if rms:
-                    sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
-                    v[i, j] = sv
-                    theta[i, j] += a * gr / (math.sqrt(sv) + eps)
-                else:
-                    theta[i, j] += a * gr
-            gp[i, j] = g[i, j]
-
-
-@njit(cache=True, error_model="numpy")
 def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
     """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (traces and RMSProp state
     flushed below ``tiny``, see :func:`oscbench.baselines.kernels_column.flush`)."""
@@ -54,7 +38,7 @@ def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pr
                 gr = delta * ev
                 sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
                 v[i, j] = sv
-                theta[i, j] += a * gr / (math.sqrt(sv) + eps)
+                theta[i, j] += a * gr / (np.sqrt(sv) + eps)
                 e[i, j] = flush(gl * ev + g[i, j], tiny)
         elif upd:
             for j in range(theta.shape[1]):
@@ -67,40 +51,75 @@ def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pr
 
 
 @njit(cache=True, error_model="numpy")
+def _fused_td(theta, e, v, ring, slots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
+              tiny):  # pragma: no cover - compiled
+    """Row by row: the gradient ĝ[j, :] = Σ_{back < depth} ring[slots[back], j]·DA[back, :] (summed in
+    the order back = 0, 1, ..., terms with ``valid[back] == 0`` skipped), then :func:`_td_step`'s update
+    of θ, e, v with it. One pass over the parameters instead of one per window step plus one for the
+    update; the sums and the update are the same floating-point operations in the same order."""
+    RP = theta.shape[1]
+    for j in range(theta.shape[0]):
+        for r in range(RP):
+            g[r] = 0.0
+        for back in range(depth):
+            if valid[back]:
+                xj = ring[slots[back], j]
+                for r in range(RP):
+                    g[r] += xj * DA[back, r]
+        if upd and rms:
+            for r in range(RP):
+                ev = e[j, r]
+                gr = delta * ev
+                sv = flush(b2 * v[j, r] + omb2 * gr * gr, tiny)
+                v[j, r] = sv
+                theta[j, r] += a * gr / (np.sqrt(sv) + eps)
+                e[j, r] = flush(gl * ev + g[r], tiny)
+        elif upd:
+            for r in range(RP):
+                ev = e[j, r]
+                theta[j, r] += a * (delta * ev)
+                e[j, r] = flush(gl * ev + g[r], tiny)
+        else:
+            for r in range(RP):
+                e[j, r] = flush(gl * e[j, r] + g[r], tiny)
+
+
+@njit(cache=True, error_model="numpy")
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
-              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old, gWp, gUp, gbp, gwp,
-              alpha, lam, use_rms, rms_b2, rms_eps, compat_ring, compat_traces, truncation, efloat,
-              ebits):  # pragma: no cover - compiled
+              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
+              alpha, lam, use_rms, rms_b2, rms_eps, truncation, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
-    Biases and output weights are stored as ``[B, 1, 4H]`` / ``[B, 1, H]``; ``efloat`` (length >= 4H)
-    and ``ebits`` (its integer view) are exp scratch. ``compat_ring[b]`` != 0 reproduces the reference
-    code's k-slot ring (parity tests only): the oldest step of a full window reads h_t, c_t as its
-    previous state instead of h_{t-k}, c_{t-k}. ``compat_traces[b]`` != 0 reproduces C's episode-trace
-    order (SPEC §9.2 item 4, parity only): the trace used with δ_t is γ_t·λ·e + ĝ_{t-1}; ``gWp, gUp,
-    gbp, gwp`` (shapes of Wt, Ut, bias, w_out) keep ĝ_{t-1} for that.
+    Lanes are padded to ``RP`` (a multiple of 16) so that every lane loop runs on full vectors; padded
+    parameters, traces and activations stay 0. Biases and output weights are stored as ``[B, 1, RP]`` /
+    ``[B, 1, H]``; ``efloat`` (length >= RP) and ``ebits`` (its integer view) are exp scratch.
     """
     N = xs.shape[0]
     B = Wt.shape[0]
     n = Wt.shape[1]
-    R = Wt.shape[2]
+    RP = Wt.shape[2]
     H = w_out.shape[2]
+    R = 4 * H
     K1 = ring_x.shape[1]
     k = truncation
     dt = Wt.dtype
     one = dt.type(1.0)
     zero = dt.type(0.0)
     tiny = tiny_of(Wt)
-    acc = np.empty(R, dt)
-    da = np.empty(R, dt)
+    acc = np.zeros(RP, dt)
+    DA = np.zeros((k, RP), dt)      # ∂V_t/∂a of each window step (back = 0 is step t)
+    slots = np.zeros(k, np.int64)   # ring slot of each window step
+    pslots = np.zeros(k, np.int64)  # ... and of its previous step
+    valid = np.ones(k, np.uint8)
+    hvalid = np.zeros(k, np.uint8)  # the window step has a previous h (tau > 0)
+    ones = np.ones((1, 1), dt)
+    zslots = np.zeros(k, np.int64)
+    g = np.empty(RP, dt)
     dh = np.empty(H, dt)
     dc = np.empty(H, dt)
-    gW = np.empty((n, R), dt)
-    gU = np.empty((H, R), dt)
-    gb = np.empty((1, R), dt)
     gh = np.empty((1, H), dt)
-    ptmp = np.empty(R, dt)
-    gsc = np.ones(R, dt)          # 2 on the g lanes (tanh via σ)
+    ptmp = np.empty(RP, dt)
+    gsc = np.ones(RP, dt)          # 2 on the g lanes (tanh via σ)
     for r in range(2 * H, 3 * H):
         gsc[r] = 2.0
     two_h = np.full(H, 2.0, dt)
@@ -122,23 +141,21 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
         b2 = rms_b2[b]
         omb2 = one - b2
         eps = rms_eps[b]
-        cring = compat_ring[b] != 0
-        cep = compat_traces[b] != 0
         for t in range(N):
             tt = t_step[b]
             slot = tt % K1
             ps = (tt - 1) % K1
             # ------------------------------------------------------------ forward (θ_t)
-            for r in range(R):
+            for r in range(RP):
                 acc[r] = bi[0, r]
             for j in range(n):
                 xj = xs[t, j]
                 rx[slot, j] = xj
-                for r in range(R):
+                for r in range(RP):
                     acc[r] += W[j, r] * xj
             for u in range(H):
                 hu = rh[ps, u] if tt > 0 else zero
-                for r in range(R):
+                for r in range(RP):
                     acc[r] += Uw[u, r] * hu
             scaled_sigmoid(acc, acc, gsc, 0, R, ptmp, ebits, efloat)
             for u in range(H):
@@ -154,20 +171,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 rh[slot, u] = hn
                 V += wo[0, u] * hn
             out[b, t] = V
-            if cring and tt >= k:       # C's k-slot ring: the state before the window reads as h_t, c_t
-                old = (tt + 1) % K1     # = (tt - k) % K1, read only as the oldest window step's previous
-                for u in range(H):
-                    rc[old, u] = rc[slot, u]
-                    rh[old, u] = rh[slot, u]
             # ------------------------------------------------------------ truncated backward of V_t (θ_t)
-            for r in range(R):
-                gb[0, r] = zero
-            for j in range(n):
-                for r in range(R):
-                    gW[j, r] = zero
             for u in range(H):
-                for r in range(R):
-                    gU[u, r] = zero
                 dh[u] = wo[0, u]
                 dc[u] = zero
             depth = min(k, tt + 1)
@@ -175,6 +180,10 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 tau = tt - back
                 sl = tau % K1
                 pl = (tau - 1) % K1
+                slots[back] = sl
+                pslots[back] = pl
+                hvalid[back] = 1 if tau > 0 else 0
+                da = DA[back]
                 for u in range(H):
                     ig = rg[sl, u]
                     fg = rg[sl, H + u]
@@ -188,17 +197,6 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     da[2 * H + u] = dcu * ig * (one - gg * gg)
                     da[3 * H + u] = dh[u] * tcu * og * (one - og)
                     dc[u] = dcu * fg
-                for j in range(n):
-                    xj = rx[sl, j]
-                    for r in range(R):
-                        gW[j, r] += xj * da[r]
-                if tau > 0:
-                    for u in range(H):
-                        hu = rh[pl, u]
-                        for r in range(R):
-                            gU[u, r] += hu * da[r]
-                for r in range(R):
-                    gb[0, r] += da[r]
                 if back + 1 < depth:
                     for u in range(H):
                         s_ = zero
@@ -211,15 +209,11 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            if cep:
-                _td_step_compat(W, eW[b], vW[b], gW, gWp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-                _td_step_compat(Uw, eU[b], vU[b], gU, gUp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-                _td_step_compat(bi, eb[b], vb[b], gb, gbp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-                _td_step_compat(wo, ew[b], vw[b], gh, gwp[b], delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-            else:
-                _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-                _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-                _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-                _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            _fused_td(W, eW[b], vW[b], rx, slots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            _fused_td(Uw, eU[b], vU[b], rh, pslots, hvalid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
+                      tiny)
+            _fused_td(bi, eb[b], vb[b], ones, zslots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
+                      tiny)
+            _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             v_old[b] = V
             t_step[b] = tt + 1
