@@ -378,25 +378,32 @@ def ccn_run(xs, cum, cont, out,
                         zj = zhat[r - 2]
                         for l in range(L):
                             coef[7, l] = zj
-                    # (a) exact RTRL advance: TC_θ(t), TH_θ(t) from θ_t and this step's inputs
-                    for l in range(L):
-                        A = trh[r, l]
-                        tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
-                        trc[r, l] = flush(tcn, tiny)
-                        trh[r, l] = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
-                    # (b) θ += step(δ_t·e_{t-1})
+                    # per lane, in one pass: (a) the exact RTRL advance TC_θ(t), TH_θ(t) from θ_t and this
+                    # step's inputs; (b) θ += step(δ_t·e_{t-1}); (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
                     if upd and rms:
                         for l in range(L):
-                            g_ = delta * el[r, l]
+                            A = trh[r, l]
+                            tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
+                            trc[r, l] = flush(tcn, tiny)
+                            thn = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
+                            trh[r, l] = thn
+                            ev = el[r, l]
+                            g_ = delta * ev
                             sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
                             rs[r, l] = sv
                             th[s, r, l] += a * g_ / (np.sqrt(sv) + eps)
-                    elif upd:
+                            el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
+                    else:
                         for l in range(L):
-                            th[s, r, l] += a * (delta * el[r, l])
-                    # (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
-                    for l in range(L):
-                        el[r, l] = flush(gl * el[r, l] + coef[6, l] * trh[r, l], tiny)
+                            A = trh[r, l]
+                            tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
+                            trc[r, l] = flush(tcn, tiny)
+                            thn = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
+                            trh[r, l] = thn
+                            ev = el[r, l]
+                            if upd:
+                                th[s, r, l] += a * (delta * ev)
+                            el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
                 # input statistics of the learning stage, from the values this forward consumed
                 for j in range(m):
                     zz = z[j]

@@ -9,7 +9,7 @@ SPEC's gate order i, f, g, o):
 * A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
   steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
   keeps only k slots and reads the wrong state there; this is the fix).
-* Lanes are padded to a multiple of 16 (full vectors, no scalar remainder loops); the backward pass first collects ∂V_t/∂a of the
+* Lanes are padded to a multiple of 8; the backward pass first collects ∂V_t/∂a of the
   window's steps (``DA``), then one fused pass per parameter row forms the gradient and applies the
   TD(λ) update (:func:`_fused_td`), so the parameters, traces and RMSProp state are read once a step.
 
@@ -90,7 +90,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
               alpha, lam, use_rms, rms_b2, rms_eps, truncation, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
-    Lanes are padded to ``RP`` (a multiple of 16) so that every lane loop runs on full vectors; padded
+    Lanes are padded to ``RP`` (a multiple of 8) so that every lane loop runs on full vectors; padded
     parameters, traces and activations stay 0. Biases and output weights are stored as ``[B, 1, RP]`` /
     ``[B, 1, H]``; ``efloat`` (length >= RP) and ``ebits`` (its integer view) are exp scratch.
     """
