@@ -5,8 +5,11 @@ the on-disk cache), then measures process CPU time over ``total`` steps of the d
 trace-patterning stream fed in chunks of 65,536 steps, as the evaluator does. The stream is
 generated before the clock starts (1M steps -- 131k for the wide Atari-sized cases -- cycled for
 longer runs). Anchors are the authors'
-C++ on a 2-core machine (steps per CPU-second): hybrid 110k, columnar 173k, constructive 272k,
-T-BPTT (H = 2, k = 30) 67k; the batched case is compared with the C++ hybrid.
+C++ (steps per CPU-second) with every stage visited, as the cases here run: hybrid 53k and
+constructive 101k (issue 11's side-by-side run on one pinned core of a 2-core AMD EPYC; the 110k and
+272k quoted before were first-stage-only figures from another host), columnar 173k and T-BPTT (H = 2,
+k = 30) 67k (one stage / no stages; measured on a 2-core machine); the batched case is compared with the
+C++ hybrid. See docs/performance.md.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from oscbench.datasets.trace_patterning import TracePatterningStream
 
 CHUNK = 65_536
 POOL = 1_000_000
-CPP_ANCHORS = {"hybrid": 110_000, "columnar": 173_000, "constructive": 272_000, "tbptt": 67_000}
+CPP_ANCHORS = {"hybrid": 53_000, "columnar": 173_000, "constructive": 101_000, "tbptt": 67_000}
 
 
 def _stream_pool(n_steps: int, n_features: int = 12) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -91,7 +94,7 @@ def _length(scale: float, long: bool, default: int, long_total: int, minimum: in
     return max(int(default * scale), minimum), 1
 
 
-@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 110k)")
+@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 53k)")
 def _hybrid(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
@@ -106,7 +109,7 @@ def _columnar(scale: float, long: bool = False) -> SpeedResult:
                   anchor=CPP_ANCHORS["columnar"], segments=segs)
 
 
-@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 272k)")
+@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 101k)")
 def _constructive(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     hp = dict(n_columns=10, steps_per_stage=total // 10)
@@ -122,7 +125,7 @@ def _tbptt(scale: float, long: bool = False) -> SpeedResult:
 
 
 @case("hybrid-batched-32", "32 hybrid runs (seeds 0-31) sharing one stream, one call; aggregate learner-steps "
-                           "(anchor: C++ hybrid 110k)")
+                           "(anchor: C++ hybrid 53k)")
 def _hybrid_batched(scale: float) -> SpeedResult:
     total = max(int(400_000 * scale), 20_000)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
