@@ -3,15 +3,17 @@
 Per run (``n`` inputs, ``H`` hidden units, truncation ``k``; lane ``r = gate·H + unit`` with the
 SPEC's gate order i, f, g, o):
 
-* ``Wt[j, r]`` input weights (stored input-major so every inner loop runs over the 4H lanes),
+* ``Wt[r, j]`` input weights (lane-major; the state object shows them as ``[n, 4H]``),
   ``Ut[u', r]`` recurrent weights, ``bias[r]``, output weights ``w_out[u]`` (no output bias).
 * Eligibility traces ``eW, eU, eb, ew`` and RMSProp state ``vW, vU, vb, vw`` of the same shapes.
 * A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
   steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
   keeps only k slots and reads the wrong state there; this is the fix).
-* Lanes are padded to a multiple of 8; the backward pass first collects ∂V_t/∂a of the
-  window's steps (``DA``), then one fused pass per parameter row forms the gradient and applies the
-  TD(λ) update (:func:`_fused_td`), so the parameters, traces and RMSProp state are read once a step.
+* Speed: the input weights are stored lane-major (``[4H, n]``) so that the big loops run over the n
+  inputs (long, contiguous); the forward's W·x is 4H dot products, each summed in 16 partial sums in a
+  fixed order (the same on every CPU). The backward pass first collects ∂V_t/∂a of the window's steps
+  (``DA``), then forms the gradients (summed over the window in the order t, t−1, ...) and applies the
+  TD(λ) update.
 
 Step t: forward x_t with θ_t → V_t = w·h_t; backpropagate V_t through steps t-k+1 .. t with θ_t and
 the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t V_t − V_{t-1};
@@ -90,16 +92,17 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
               alpha, lam, use_rms, rms_b2, rms_eps, truncation, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
-    Lanes are padded to ``RP`` (a multiple of 8) so that every lane loop runs on full vectors; padded
-    parameters, traces and activations stay 0. Biases and output weights are stored as ``[B, 1, RP]`` /
-    ``[B, 1, H]``; ``efloat`` (length >= RP) and ``ebits`` (its integer view) are exp scratch.
+    The input weights ``Wt`` (and ``eW``, ``vW``) are lane-major ``[B, 4H, n]``, so the loops over them
+    run over the n inputs; ``Ut``, ``bias`` (and their traces) are ``[B, H, RP]`` / ``[B, 1, RP]`` with
+    lanes padded to ``RP`` (a multiple of 8; the padding stays 0); output weights ``[B, 1, H]``; ``efloat`` (length >= RP) and ``ebits`` (its integer view) are exp scratch.
     """
     N = xs.shape[0]
     B = Wt.shape[0]
-    n = Wt.shape[1]
-    RP = Wt.shape[2]
+    n = Wt.shape[2]
+    RP = Ut.shape[2]
     H = w_out.shape[2]
     R = 4 * H
+    n16 = n - n % 16
     K1 = ring_x.shape[1]
     k = truncation
     dt = Wt.dtype
@@ -115,6 +118,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     ones = np.ones((1, 1), dt)
     zslots = np.zeros(k, np.int64)
     g = np.empty(RP, dt)
+    G = np.empty((R, n), dt)        # the input weights' gradient (lane-major, as W)
+    p16 = np.empty(16, dt)
     dh = np.empty(H, dt)
     dc = np.empty(H, dt)
     gh = np.empty((1, H), dt)
@@ -146,13 +151,23 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             slot = tt % K1
             ps = (tt - 1) % K1
             # ------------------------------------------------------------ forward (θ_t)
-            for r in range(RP):
-                acc[r] = bi[0, r]
             for j in range(n):
-                xj = xs[t, j]
-                rx[slot, j] = xj
-                for r in range(RP):
-                    acc[r] += W[j, r] * xj
+                rx[slot, j] = xs[t, j]
+            xr = rx[slot]
+            for r in range(R):          # W·x as R dot products over the inputs: 16 partial sums in a
+                for q in range(16):     # fixed order (vectorised, the same on every CPU)
+                    p16[q] = zero
+                for j0 in range(0, n16, 16):
+                    for q in range(16):
+                        p16[q] += W[r, j0 + q] * xr[j0 + q]
+                sr = zero
+                for q in range(16):
+                    sr += p16[q]
+                for j in range(n16, n):
+                    sr += W[r, j] * xr[j]
+                acc[r] = bi[0, r] + sr
+            for r in range(R, RP):
+                acc[r] = zero
             for u in range(H):
                 hu = rh[ps, u] if tt > 0 else zero
                 for r in range(RP):
@@ -209,7 +224,16 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            _fused_td(W, eW[b], vW[b], rx, slots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            for r in range(R):          # ĝ_W[r, :] = Σ_back DA[back, r]·x_back (long loops over the inputs)
+                Gr = G[r]
+                for j in range(n):
+                    Gr[j] = zero
+                for back in range(depth):
+                    d = DA[back, r]
+                    xb = rx[slots[back]]
+                    for j in range(n):
+                        Gr[j] += xb[j] * d
+            _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             _fused_td(Uw, eU[b], vU[b], rh, pslots, hvalid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
                       tiny)
             _fused_td(bi, eb[b], vb[b], ones, zslots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,

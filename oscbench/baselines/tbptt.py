@@ -81,8 +81,9 @@ class TBPTTState:
         eW / eU / eb / ew (eligibility traces) and vW / vU / vb / vw (RMSProp state), same shapes;
         ring_x [B, K1, n], ring_g [B, K1, 4H] (activated gates), ring_c / ring_tc / ring_h [B, K1, H];
         t_step [B] (int64), v_old [B].
-    The lane-shaped arrays are views of the first 4H lanes of arrays padded to a multiple of 8 lanes
-    (``_padded``, what the kernel runs on; the padding stays 0).
+    These are views of what the kernel runs on (``_padded``): ``Wt``, ``eW``, ``vW`` of lane-major
+    ``[B, 4H, n]`` arrays, the others of the first 4H lanes of arrays padded to a multiple of 8 lanes
+    (the padding stays 0).
     """
 
     def __init__(self, configs: list[TBPTTConfig], seeds: list[int]) -> None:
@@ -93,7 +94,8 @@ class TBPTTState:
         B, n, H, K1 = len(configs), c0.n_features, c0.hidden, c0.truncation + 1
         R = 4 * H
         RP = -(-R // 8) * 8       # whole 256-bit float32 vectors (16 measured slower at H = 5)
-        P = {nm: np.zeros((B, rows, RP), dt) for nm, rows in (("Wt", n), ("Ut", H), ("bias", 1))}
+        P = {nm: np.zeros((B, rows, RP), dt) for nm, rows in (("Ut", H), ("bias", 1))}
+        P["Wt"] = np.zeros((B, R, n), dt)       # lane-major: the kernel's loops over W run over the inputs
         P.update({f"e{nm[0]}" if nm != "bias" else "eb": np.zeros_like(P[nm]) for nm in ("Wt", "Ut", "bias")})
         P.update({f"v{nm[0]}" if nm != "bias" else "vb": np.ones_like(P[nm]) for nm in ("Wt", "Ut", "bias")})
         self._padded = P
@@ -120,6 +122,8 @@ class TBPTTState:
                               ("rms_beta2", dt), ("rms_eps", dt))
 
     def _view(self, name: str) -> np.ndarray:
+        if name in ("Wt", "eW", "vW"):       # lane-major in the kernel, [B, n, 4H] here
+            return self._padded[name].transpose(0, 2, 1)
         return self._padded[name][:, :, :self._lanes]
 
     Wt = property(lambda self: self._view("Wt"))
@@ -142,7 +146,7 @@ class TBPTTState:
 
     def advance(self, xs: np.ndarray, cum: np.ndarray, cont: np.ndarray, out: np.ndarray) -> None:
         P = self._padded
-        efloat, ebits = exp_scratch(P["Wt"].shape[2], self.dtype)
+        efloat, ebits = exp_scratch(P["Ut"].shape[2], self.dtype)      # RP lanes
         tbptt_run(xs, cum, cont, out, P["Wt"], P["Ut"], P["bias"], self.w_out, P["eW"], P["eU"], P["eb"],
                   self.ew, P["vW"], P["vU"], P["vb"], self.vw, self.ring_x, self.ring_g, self.ring_c,
                   self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
