@@ -20,7 +20,6 @@ import pytest
 from baselines_reference import RefNet, lstm_bptt, lstm_forward
 
 from oscbench.baselines import make_learner
-from oscbench.errors import ConfigError
 
 EPS_FD = 1e-6
 

@@ -162,6 +162,18 @@ def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps, tiny):  # pragma: no co
     return w + eta * g, rs
 
 
+@njit(cache=True, inline="always")
+def _rtrl_advance(trc, trh, coef, r, l, tiny):  # pragma: no cover - compiled
+    """The exact RTRL advance of one trace entry: TC ← F·TC + KC·TH + GC·D, TH ← PHI·TC' + KH·TH + HO·D
+    (coefficients ``coef[q, l]``, see ccn_run); stores both (flushed) and returns the new TH."""
+    A = trh[r, l]
+    tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
+    trc[r, l] = flush(tcn, tiny)
+    thn = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
+    trh[r, l] = thn
+    return thn
+
+
 @njit(cache=True, error_model="numpy")
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
@@ -382,11 +394,7 @@ def ccn_run(xs, cum, cont, out,
                     # step's inputs; (b) θ += step(δ_t·e_{t-1}); (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
                     if upd and rms:
                         for l in range(L):
-                            A = trh[r, l]
-                            tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
-                            trc[r, l] = flush(tcn, tiny)
-                            thn = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
-                            trh[r, l] = thn
+                            thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
                             ev = el[r, l]
                             g_ = delta * ev
                             sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
@@ -395,11 +403,7 @@ def ccn_run(xs, cum, cont, out,
                             el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
                     else:
                         for l in range(L):
-                            A = trh[r, l]
-                            tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
-                            trc[r, l] = flush(tcn, tiny)
-                            thn = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
-                            trh[r, l] = thn
+                            thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
                             ev = el[r, l]
                             if upd:
                                 th[s, r, l] += a * (delta * ev)

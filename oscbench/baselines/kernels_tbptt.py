@@ -21,7 +21,6 @@ the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit

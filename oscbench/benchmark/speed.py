@@ -82,7 +82,8 @@ def case(name: str, description: str) -> Callable[[Callable[..., SpeedResult]], 
 def _openblas_symbols() -> tuple[Callable | None, Callable | None]:
     """(set_num_threads, get_corename) of the OpenBLAS that numpy loaded, found through ctypes."""
     try:
-        maps = open("/proc/self/maps").read()
+        with open("/proc/self/maps") as f:
+            maps = f.read()
     except OSError:
         return None, None
     for path in sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps))):
