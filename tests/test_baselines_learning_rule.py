@@ -54,9 +54,10 @@ def test_column_network_learner_matches_reference(T, U, sps, same, opt):
     assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("H,k,opt", [(2, 4, "rmsprop"), (3, 1, "sgd"), (2, 12, "rmsprop")])
-def test_tbptt_learner_matches_reference(H, k, opt):
-    n, N = 4, 200
+@pytest.mark.parametrize("H,k,opt,n", [(2, 4, "rmsprop", 4), (3, 1, "sgd", 4), (2, 12, "rmsprop", 4),
+                                       (3, 5, "rmsprop", 70)])     # n = 70: the lane-major layout
+def test_tbptt_learner_matches_reference(H, k, opt, n):
+    N = 200
     xs, cum, cont = _stream(n, N, seed=H + k)
     hp = dict(hidden=H, truncation=k, step_size=0.01, lam=0.9, optimizer=opt, dtype="float64")
     L = make_learner("tbptt", n, seed=2, **hp)

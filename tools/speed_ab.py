@@ -19,11 +19,20 @@ import sys
 
 def _run(tree: str, case: str, cpu: int | None, extra: list[str]) -> dict:
     env = {**os.environ, "PYTHONPATH": os.path.abspath(tree)}
-    cmd = [sys.executable, "-m", "oscbench.cli", "speed", "--case", case, "--json", *extra]
+    # -P and cwd=tree: the current directory must not come first on sys.path (with ``-m`` it would,
+    # and both sides would import the same oscbench)
+    cmd = [sys.executable, "-P", "-m", "oscbench.cli", "speed", "--case", case, "--json", *extra]
     if cpu is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=tree).stdout
     return json.loads(out)[0]
+
+
+def _origin(tree: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(tree)}
+    code = "import oscbench, os; print(os.path.dirname(os.path.dirname(oscbench.__file__)))"
+    return subprocess.run([sys.executable, "-P", "-c", code], env=env, check=True, capture_output=True,
+                          text=True, cwd=tree).stdout.strip()
 
 
 def main() -> None:
@@ -36,6 +45,10 @@ def main() -> None:
     ap.add_argument("--arg", action="append", default=[], help="extra argument for oscbench speed")
     args = ap.parse_args()
     cpu = None if args.cpu < 0 else args.cpu
+    for side in ("a", "b"):       # each side really imports its own tree
+        got, want = _origin(getattr(args, side)), os.path.abspath(getattr(args, side))
+        if os.path.realpath(got) != os.path.realpath(want):
+            sys.exit(f"error: --{side} {want} imports oscbench from {got}; give a directory holding the package.")
     print("load before:", os.getloadavg())
     for case in args.case:
         rates: dict[str, list[float]] = {"a": [], "b": []}

@@ -9,9 +9,10 @@ SPEC's gate order i, f, g, o):
 * A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
   steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
   keeps only k slots and reads the wrong state there; this is the fix).
-* Speed: the input weights are stored lane-major (``[4H, n]``) so that the big loops run over the n
-  inputs (long, contiguous); the forward's W·x is 4H dot products, each summed in 16 partial sums in a
-  fixed order (the same on every CPU). The backward pass first collects ∂V_t/∂a of the window's steps
+* Speed: with many inputs (n >= 64, e.g. Atari) the input weights are stored lane-major (``[4H, n]``) so
+  that the big loops run over the n inputs (long, contiguous); the forward's W·x is then 4H dot
+  products, each summed in 16 partial sums in a fixed order (the same on every CPU). With few inputs
+  (trace patterning) they stay input-major, where the lane loops are the longer ones. The backward pass first collects ∂V_t/∂a of the window's steps
   (``DA``), then forms the gradients (summed over the window in the order t, t−1, ...) and applies the
   TD(λ) update.
 
@@ -88,19 +89,22 @@ def _fused_td(theta, e, v, ring, slots, valid, depth, DA, g, delta, gl, upd, rms
 @njit(cache=True, error_model="numpy")
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
               ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
-              alpha, lam, use_rms, rms_b2, rms_eps, truncation, efloat, ebits):  # pragma: no cover - compiled
+              alpha, lam, use_rms, rms_b2, rms_eps, truncation, lane_major_w, efloat,
+              ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
-    The input weights ``Wt`` (and ``eW``, ``vW``) are lane-major ``[B, 4H, n]``, so the loops over them
-    run over the n inputs; ``Ut``, ``bias`` (and their traces) are ``[B, H, RP]`` / ``[B, 1, RP]`` with
+    The input weights ``Wt`` (and ``eW``, ``vW``) are lane-major ``[B, 4H, n]`` when ``lane_major_w``
+    (wide inputs: the loops over them run over the n inputs), else input-major ``[B, n, RP]`` (few
+    inputs: the loops run over the lanes; the forward sums in input order); ``Ut``, ``bias`` (and their traces) are ``[B, H, RP]`` / ``[B, 1, RP]`` with
     lanes padded to ``RP`` (a multiple of 8; the padding stays 0); output weights ``[B, 1, H]``; ``efloat`` (length >= RP) and ``ebits`` (its integer view) are exp scratch.
     """
     N = xs.shape[0]
     B = Wt.shape[0]
-    n = Wt.shape[2]
+    n = xs.shape[1]
     RP = Ut.shape[2]
     H = w_out.shape[2]
     R = 4 * H
+    lane_major = lane_major_w != 0
     n16 = n - n % 16
     K1 = ring_x.shape[1]
     k = truncation
@@ -117,7 +121,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     ones = np.ones((1, 1), dt)
     zslots = np.zeros(k, np.int64)
     g = np.empty(RP, dt)
-    G = np.empty((R, n), dt)        # the input weights' gradient (lane-major, as W)
+    G = np.empty((R if lane_major else 0, n), dt)   # the input weights' gradient (lane-major, as W)
     p16 = np.empty(16, dt)
     dh = np.empty(H, dt)
     dc = np.empty(H, dt)
@@ -153,7 +157,14 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             for j in range(n):
                 rx[slot, j] = xs[t, j]
             xr = rx[slot]
-            for r in range(R):          # W·x as R dot products over the inputs: 16 partial sums in a
+            if not lane_major:          # input-major W [n, RP]: lane loops, the sum in input order
+                for r in range(RP):
+                    acc[r] = bi[0, r]
+                for j in range(n):
+                    xj = xr[j]
+                    for r in range(RP):
+                        acc[r] += W[j, r] * xj
+            for r in range(R if lane_major else 0):   # W·x as R dot products: 16 partial sums in a
                 for q in range(16):     # fixed order (vectorised, the same on every CPU)
                     p16[q] = zero
                 for j0 in range(0, n16, 16):
@@ -165,7 +176,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 for j in range(n16, n):
                     sr += W[r, j] * xr[j]
                 acc[r] = bi[0, r] + sr
-            for r in range(R, RP):
+            for r in range(R if lane_major else RP, RP):
                 acc[r] = zero
             for u in range(H):
                 hu = rh[ps, u] if tt > 0 else zero
@@ -223,7 +234,10 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            for r in range(R):          # ĝ_W[r, :] = Σ_back DA[back, r]·x_back (long loops over the inputs)
+            if not lane_major:
+                _fused_td(W, eW[b], vW[b], rx, slots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
+                          tiny)
+            for r in range(R if lane_major else 0):   # ĝ_W[r, :] = Σ_back DA[back, r]·x_back (long loops)
                 Gr = G[r]
                 for j in range(n):
                     Gr[j] = zero
@@ -232,7 +246,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     xb = rx[slots[back]]
                     for j in range(n):
                         Gr[j] += xb[j] * d
-            _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            if lane_major:
+                _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             _fused_td(Uw, eU[b], vU[b], rh, pslots, hvalid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
                       tiny)
             _fused_td(bi, eb[b], vb[b], ones, zslots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,

@@ -28,6 +28,7 @@ from oscbench.baselines.kernels_tbptt import tbptt_run
 from oscbench.benchmark import flops
 
 NAME = "tbptt"
+LANE_MAJOR_FROM = 64    # inputs from which the input weights are stored lane-major (faster for wide inputs)
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ class TBPTTState:
         ring_x [B, K1, n], ring_g [B, K1, 4H] (activated gates), ring_c / ring_tc / ring_h [B, K1, H];
         t_step [B] (int64), v_old [B].
     These are views of what the kernel runs on (``_padded``): ``Wt``, ``eW``, ``vW`` of lane-major
-    ``[B, 4H, n]`` arrays, the others of the first 4H lanes of arrays padded to a multiple of 8 lanes
-    (the padding stays 0).
+    ``[B, 4H, n]`` arrays when ``lane_major`` (n >= 64); the others, and those with fewer inputs, of the
+    first 4H lanes of arrays padded to a multiple of 8 lanes (the padding stays 0).
     """
 
     def __init__(self, configs: list[TBPTTConfig], seeds: list[int]) -> None:
@@ -94,8 +95,9 @@ class TBPTTState:
         B, n, H, K1 = len(configs), c0.n_features, c0.hidden, c0.truncation + 1
         R = 4 * H
         RP = -(-R // 8) * 8       # whole 256-bit float32 vectors (16 measured slower at H = 5)
+        self.lane_major = n >= LANE_MAJOR_FROM
         P = {nm: np.zeros((B, rows, RP), dt) for nm, rows in (("Ut", H), ("bias", 1))}
-        P["Wt"] = np.zeros((B, R, n), dt)       # lane-major: the kernel's loops over W run over the inputs
+        P["Wt"] = np.zeros((B, R, n) if self.lane_major else (B, n, RP), dt)
         P.update({f"e{nm[0]}" if nm != "bias" else "eb": np.zeros_like(P[nm]) for nm in ("Wt", "Ut", "bias")})
         P.update({f"v{nm[0]}" if nm != "bias" else "vb": np.ones_like(P[nm]) for nm in ("Wt", "Ut", "bias")})
         self._padded = P
@@ -122,7 +124,7 @@ class TBPTTState:
                               ("rms_beta2", dt), ("rms_eps", dt))
 
     def _view(self, name: str) -> np.ndarray:
-        if name in ("Wt", "eW", "vW"):       # lane-major in the kernel, [B, n, 4H] here
+        if self.lane_major and name in ("Wt", "eW", "vW"):       # [B, 4H, n] in the kernel, [B, n, 4H] here
             return self._padded[name].transpose(0, 2, 1)
         return self._padded[name][:, :, :self._lanes]
 
@@ -150,4 +152,4 @@ class TBPTTState:
         tbptt_run(xs, cum, cont, out, P["Wt"], P["Ut"], P["bias"], self.w_out, P["eW"], P["eU"], P["eb"],
                   self.ew, P["vW"], P["vU"], P["vb"], self.vw, self.ring_x, self.ring_g, self.ring_c,
                   self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
-                  efloat, ebits)
+                  int(self.lane_major), efloat, ebits)
