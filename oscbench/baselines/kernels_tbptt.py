@@ -53,40 +53,6 @@ def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pr
 
 
 @njit(cache=True, error_model="numpy")
-def _fused_td(theta, e, v, ring, slots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
-              tiny):  # pragma: no cover - compiled
-    """Row by row: the gradient ĝ[j, :] = Σ_{back < depth} ring[slots[back], j]·DA[back, :] (summed in
-    the order back = 0, 1, ..., terms with ``valid[back] == 0`` skipped), then :func:`_td_step`'s update
-    of θ, e, v with it. One pass over the parameters instead of one per window step plus one for the
-    update; the sums and the update are the same floating-point operations in the same order."""
-    RP = theta.shape[1]
-    for j in range(theta.shape[0]):
-        for r in range(RP):
-            g[r] = 0.0
-        for back in range(depth):
-            if valid[back]:
-                xj = ring[slots[back], j]
-                for r in range(RP):
-                    g[r] += xj * DA[back, r]
-        if upd and rms:
-            for r in range(RP):
-                ev = e[j, r]
-                gr = delta * ev
-                sv = flush(b2 * v[j, r] + omb2 * gr * gr, tiny)
-                v[j, r] = sv
-                theta[j, r] += a * gr / (np.sqrt(sv) + eps)
-                e[j, r] = flush(gl * ev + g[r], tiny)
-        elif upd:
-            for r in range(RP):
-                ev = e[j, r]
-                theta[j, r] += a * (delta * ev)
-                e[j, r] = flush(gl * ev + g[r], tiny)
-        else:
-            for r in range(RP):
-                e[j, r] = flush(gl * e[j, r] + g[r], tiny)
-
-
-@njit(cache=True, error_model="numpy")
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
               ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
               alpha, lam, use_rms, rms_b2, rms_eps, truncation, lane_major_w, efloat,
@@ -116,12 +82,10 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     DA = np.zeros((k, RP), dt)      # ∂V_t/∂a of each window step (back = 0 is step t)
     slots = np.zeros(k, np.int64)   # ring slot of each window step
     pslots = np.zeros(k, np.int64)  # ... and of its previous step
-    valid = np.ones(k, np.uint8)
     hvalid = np.zeros(k, np.uint8)  # the window step has a previous h (tau > 0)
-    ones = np.ones((1, 1), dt)
-    zslots = np.zeros(k, np.int64)
-    g = np.empty(RP, dt)
-    G = np.empty((R if lane_major else 0, n), dt)   # the input weights' gradient (lane-major, as W)
+    G = np.empty((R, n) if lane_major else (n, RP), dt)   # the input weights' gradient, laid out as W
+    gU = np.empty((H, RP), dt)
+    gb = np.empty((1, RP), dt)
     p16 = np.empty(16, dt)
     dh = np.empty(H, dt)
     dc = np.empty(H, dt)
@@ -234,9 +198,16 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            if not lane_major:
-                _fused_td(W, eW[b], vW[b], rx, slots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
-                          tiny)
+            if not lane_major:          # few inputs: accumulate the gradient window step by window step
+                for j in range(n):
+                    for r in range(RP):
+                        G[j, r] = zero
+                for back in range(depth):
+                    xb = rx[slots[back]]
+                    for j in range(n):
+                        xj = xb[j]
+                        for r in range(RP):
+                            G[j, r] += xj * DA[back, r]
             for r in range(R if lane_major else 0):   # ĝ_W[r, :] = Σ_back DA[back, r]·x_back (long loops)
                 Gr = G[r]
                 for j in range(n):
@@ -246,12 +217,23 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     xb = rx[slots[back]]
                     for j in range(n):
                         Gr[j] += xb[j] * d
-            if lane_major:
-                _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
-            _fused_td(Uw, eU[b], vU[b], rh, pslots, hvalid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
-                      tiny)
-            _fused_td(bi, eb[b], vb[b], ones, zslots, valid, depth, DA, g, delta, gl, upd, rms, a, b2, omb2, eps,
-                      tiny)
+            _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            for u in range(H):          # ĝ_U, ĝ_b: window step by window step (small)
+                for r in range(RP):
+                    gU[u, r] = zero
+            for r in range(RP):
+                gb[0, r] = zero
+            for back in range(depth):
+                if hvalid[back]:
+                    hb = rh[pslots[back]]
+                    for u in range(H):
+                        hu = hb[u]
+                        for r in range(RP):
+                            gU[u, r] += hu * DA[back, r]
+                for r in range(RP):
+                    gb[0, r] += DA[back, r]
+            _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             v_old[b] = V
             t_step[b] = tt + 1
