@@ -259,8 +259,10 @@ def datasets_delete(dataset_id, yes, as_json) -> None:
 @click.option("--case", "cases", multiple=True, help="Run only these cases (repeatable); default all.")
 @click.option("--scale", type=float, default=1.0, show_default=True, help="Run-length multiplier.")
 @click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
+@click.option("--long", "long_run", is_flag=True,
+              help="Long runs (20M steps; Atari size 2M) timed per segment: does speed hold over a whole run?")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def speed(cases, scale, list_cases, as_json) -> None:
+def speed(cases, scale, list_cases, long_run, as_json) -> None:
     """Benchmark streams and learners: steps per CPU-second (compile time reported separately)."""
     from oscbench.benchmark import speed as sp
 
@@ -268,7 +270,7 @@ def speed(cases, scale, list_cases, as_json) -> None:
         for k, d in sp.available_cases().items():
             click.echo(f"{k:<28}{d}")
         return
-    results = sp.run_cases(list(cases) or None, scale)
+    results = sp.run_cases(list(cases) or None, scale, long=long_run)
     _dump_json([r.to_dict() for r in results]) if as_json else click.echo(sp.format_table(results))
 
 

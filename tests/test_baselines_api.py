@@ -42,10 +42,9 @@ def test_registry_and_protocol():
         assert isinstance(v, float) and np.isfinite(v)
 
 
-OPTIONS = {   # the non-default options and compat flags, all at once
-    "tbptt": dict(compat_ring=True, compat_episode_traces=True),
-    **{k: dict(norm_floor="sigma", compat_stage_length=True, compat_episode_traces=True)
-       for k in ("hybrid", "columnar", "constructive")},
+OPTIONS = {   # the non-default options, all at once
+    "tbptt": dict(optimizer="sgd", dtype="float64"),
+    **{k: dict(norm_floor="sigma", same_step_stages=True) for k in ("hybrid", "columnar", "constructive")},
 }
 
 
@@ -72,10 +71,10 @@ def test_batched_runs_equal_single_runs(name):
     xs, cum, cont = _chunk(300)
     hp_list = [{"step_size": 0.01}, {"step_size": 0.003, "lam": 0.5}, {"step_size": 0.01, "optimizer": "sgd"}]
     if name != "tbptt":
-        hp_list[1].update(beta=0.999, var_floor=0.1, norm_floor="sigma", compat_episode_traces=True)
-        hp_list[2].update(same_step_stages=True, compat_stage_length=True)
+        hp_list[1].update(beta=0.999, var_floor=0.1, norm_floor="sigma")
+        hp_list[2].update(same_step_stages=True)
     else:
-        hp_list[1].update(compat_ring=True, compat_episode_traces=True)
+        hp_list[1].update(rms_beta2=0.99)
     if name in ("hybrid", "constructive"):
         hp_list[0]["steps_per_stage"] = 40       # may differ per run
     seeds = [1, 2, 1]
@@ -155,10 +154,9 @@ def test_feature_strings_are_a_convenience():
     ("tbptt", {"truncation": 0}, "truncation"),
     ("tbptt", {"rms_eps": 0}, "rms_eps"),
     ("hybrid", {"norm_floor": "epsilon"}, "norm_floor"),
-    ("columnar", {"compat_stage_length": 1}, "compat_stage_length"),
-    ("constructive", {"compat_episode_traces": "no"}, "compat_episode_traces"),
-    ("tbptt", {"compat_ring": 0}, "compat_ring"),
-    ("tbptt", {"compat_episode_traces": "yes"}, "compat_episode_traces"),
+    ("columnar", {"compat_stage_length": True}, "unknown hyper-parameter"),     # C's bugs: not options
+    ("constructive", {"compat_episode_traces": True}, "unknown hyper-parameter"),
+    ("tbptt", {"compat_ring": True}, "unknown hyper-parameter"),
     ("tbptt", {"norm_floor": "sigma"}, "unknown hyper-parameter"),
 ])
 def test_invalid_hyperparameters_raise_one_line_config_errors(name, hp, fragment):
@@ -241,8 +239,8 @@ def test_speed_cases_are_registered_with_the_cpp_anchors():
     from oscbench.benchmark import speed
 
     cases = speed.available_cases()
-    anchors = {"hybrid": 110_000, "columnar": 173_000, "constructive": 272_000, "tbptt": 67_000,
-               "hybrid-batched-32": 110_000}
+    anchors = {"hybrid": 53_000, "columnar": 173_000, "constructive": 101_000, "tbptt": 67_000,   # all stages
+               "hybrid-batched-32": 53_000}
     assert set(anchors) <= set(cases)
     (res,) = speed.run_cases(["hybrid-batched-32"], scale=0.0)       # the smallest run: 32 x 20,000 steps
     assert res.anchor == anchors["hybrid-batched-32"] and res.unit == "learner-steps"

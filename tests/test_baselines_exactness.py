@@ -20,7 +20,6 @@ import pytest
 from baselines_reference import RefNet, lstm_bptt, lstm_forward
 
 from oscbench.baselines import make_learner
-from oscbench.errors import ConfigError
 
 EPS_FD = 1e-6
 
@@ -239,42 +238,3 @@ def test_tbptt_with_long_truncation_is_full_bptt():
         assert _rel(kern, full) < 1e-9
         short = np.concatenate([g.ravel() for g in grads_short[t][:3]])
         assert _rel(short, full) > 1e-6                     # truncation really truncates
-
-
-@pytest.mark.parametrize("H,k", [(2, 5), (3, 1)])
-def test_tbptt_compat_ring_reproduces_the_reference_code_gradient(H, k):
-    """compat_ring=True (SPEC §6 bug, parity only): once the window is full (t >= k), its oldest step
-    t−k+1 takes h_t, c_t as its previous state in the backward pass (forward unchanged). Checked
-    against numpy BPTT of the true forward with that one substitution; before the window fills, and
-    with compat off, the gradient is the correct truncated one."""
-    n, N = 4, 30
-    rng = np.random.default_rng(5)
-    xs = np.concatenate([rng.normal(0, 1, (N, 2)), rng.random((N, n - 2)) < 0.4], axis=1).astype(float)
-    L = make_learner("tbptt", n, seed=1, hidden=H, truncation=k, step_size=0.0, lam=0.0, dtype="float64",
-                     compat_ring=True)
-    st = L.state
-    st.w_out[0, 0] = rng.uniform(-1, 1, H)
-    Wg, Ug, bg = st.Wt[0].T.reshape(4, H, n).copy(), st.Ut[0].T.reshape(4, H, H).copy(), st.bias[0, 0].reshape(4, H).copy()
-    w = st.w_out[0, 0].copy()
-    _, _, cache = lstm_forward(Wg, Ug, bg, xs, np.zeros(H), np.zeros(H))
-    L0 = make_learner("tbptt", n, seed=1, hidden=H, truncation=k, step_size=0.0, lam=0.0, dtype="float64")
-    L0.state.w_out[0, 0] = w
-    for t in range(N):
-        L.step(xs[t], 0.0, 0.9)
-        L0.step(xs[t], 0.0, 0.9)
-        kern = np.concatenate([st.eW[0].T.ravel(), st.eU[0].T.ravel(), st.eb[0, 0].ravel()])  # [4, H, ·] order
-        window = list(cache[max(0, t - k + 1):t + 1])
-        if t >= k:                              # the oldest step reads the newest slot (h_t, c_t)
-            x, _, _, i, f, g, o, cn = window[0]
-            h_t, c_t = cache[t][6] * np.tanh(cache[t][7]), cache[t][7]
-            window[0] = (x, h_t, c_t, i, f, g, o, cn)
-        dW, dU, db = lstm_bptt(Ug, window, w)
-        ref = np.concatenate([dW.ravel(), dU.ravel(), db.ravel()])
-        assert _rel(kern, ref) < 1e-9, t
-        good = np.concatenate([L0.state.eW[0].T.ravel(), L0.state.eU[0].T.ravel(), L0.state.eb[0, 0].ravel()])
-        if t < k:
-            assert _rel(kern, good) < 1e-12
-        else:
-            assert _rel(kern, good) > 1e-6
-    with pytest.raises(ConfigError, match="compat_ring"):
-        make_learner("tbptt", n, seed=1, compat_ring=1)

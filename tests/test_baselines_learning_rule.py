@@ -54,26 +54,21 @@ def test_column_network_learner_matches_reference(T, U, sps, same, opt):
     assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("H,k,opt,compat", [(2, 4, "rmsprop", False), (3, 1, "sgd", False), (2, 12, "rmsprop", False),
-                                            (2, 4, "rmsprop", True), (3, 2, "sgd", True)])
-def test_tbptt_learner_matches_reference(H, k, opt, compat):
-    """compat: compat_episode_traces=True (C's trace order, SPEC §9.2 item 4) on both sides; it must
-    change the predictions."""
-    n, N = 4, 200
+@pytest.mark.parametrize("H,k,opt,n", [(2, 4, "rmsprop", 4), (3, 1, "sgd", 4), (2, 12, "rmsprop", 4),
+                                       (3, 5, "rmsprop", 70)])     # n = 70: the lane-major layout
+def test_tbptt_learner_matches_reference(H, k, opt, n):
+    N = 200
     xs, cum, cont = _stream(n, N, seed=H + k)
     hp = dict(hidden=H, truncation=k, step_size=0.01, lam=0.9, optimizer=opt, dtype="float64")
-    L = make_learner("tbptt", n, seed=2, compat_episode_traces=compat, **hp)
+    L = make_learner("tbptt", n, seed=2, **hp)
     st = L.state
     ref = RefTBPTTLearner(st.Wt[0].T.reshape(4, H, n), st.Ut[0].T.reshape(4, H, H), st.bias[0, 0].reshape(4, H),
-                          k, 0.01, 0.9, opt == "rmsprop", compat_traces=compat)
+                          k, 0.01, 0.9, opt == "rmsprop")
     v_kernel = np.concatenate([L.run(xs[:77], cum[:77], cont[:77]), L.run(xs[77:], cum[77:], cont[77:])])
     v_ref = np.array([ref.step(xs[t], cum[t], cont[t]) for t in range(N)])
     assert np.max(np.abs(v_kernel - v_ref)) < 1e-9 * max(1.0, np.max(np.abs(v_ref)))
     assert np.max(np.abs(v_kernel)) > 1e-2
     assert np.allclose(st.Ut[0].T.reshape(4, H, H), ref.p["U"], rtol=0, atol=1e-9)
-    if compat:
-        v_default = make_learner("tbptt", n, seed=2, **hp).run(xs, cum, cont)
-        assert np.max(np.abs(v_default - v_kernel)) > 1e-4
 
 
 def test_eligibility_traces_decay_with_the_discount_into_the_state():
@@ -142,17 +137,16 @@ def test_sigma_floor_matches_reference_and_differs_from_variance_floor(T, U, sps
         make_learner("hybrid", n, seed=4, norm_floor="std")
 
 
-@pytest.mark.parametrize("compat", [False, True])
-def test_stage_switch_steps_and_compat_stage_length(compat):
-    """Stages switch at t = S, 2S, ... (SPEC §11.15); compat_stage_length=True reproduces C's short first
-    stage (switch at t = S−1, 2S−1, ..., SPEC §4). Stage 0's parameters change for the last time at the
-    switch step (its last update), and the whole run matches the reference learner with the same offset."""
+def test_stage_switch_steps():
+    """Stages switch at t = S, 2S, ... (SPEC §11.15; not C's short first stage, SPEC §4). Stage 0's
+    parameters change for the last time at the switch step (its last update), and the whole run matches
+    the reference learner."""
     n, N, T, U, sps = 5, 130, 6, 2, 40
     xs, cum, cont = _stream(n, N, seed=21)
     hp = dict(n_columns=T, columns_per_stage=U, steps_per_stage=sps, step_size=0.02, lam=0.8, beta=0.95,
               var_floor=0.01, dtype="float64")
-    L = make_learner("hybrid", n, seed=4, compat_stage_length=compat, **hp)
-    ref = _ref_for(L, n, T, U, sps, hp, stage_off=int(compat))
+    L = make_learner("hybrid", n, seed=4, **hp)
+    ref = _ref_for(L, n, T, U, sps, hp)
     stages, last_change, w0 = [], None, L.state.column_params(0, 0)["W"].copy()
     v_ref = []
     for t in range(N):
@@ -162,33 +156,8 @@ def test_stage_switch_steps_and_compat_stage_length(compat):
         w = L.state.column_params(0, 0)["W"]
         if not np.array_equal(w, w0):
             last_change, w0 = t, w.copy()
-    first = sps - 1 if compat else sps
+    first = sps
     assert [t for t in range(1, N) if stages[t] != stages[t - 1]] == [first, first + sps, first + 2 * sps]
     assert last_change == first
     assert np.allclose(L.state.column_params(0, 0)["W"], ref.cols[0]["W"], rtol=0, atol=1e-9)
     assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
-    with pytest.raises(ConfigError, match="compat_stage_length"):
-        make_learner("hybrid", n, seed=4, compat_stage_length="yes")
-
-
-@pytest.mark.parametrize("T,U,sps", [(6, 2, 40), (3, 3, 10 ** 9)])
-def test_compat_episode_traces_matches_reference(T, U, sps):
-    """compat_episode_traces=True (SPEC §9.2 item 4, parity only): the trace used with δ_t is
-    γ_t·λ·e + ∇V_{t−1}, so at γ_t = 0 it is ∇V_{t−1} alone. Kernel and numpy learner with the same flag
-    agree over a stream with 8 episode breaks and stage switches; the default differs."""
-    n, N = 5, 260
-    xs, cum, cont = _stream(n, N, seed=30 + T)
-    hp = dict(n_columns=T, columns_per_stage=U, steps_per_stage=sps, step_size=0.02, lam=0.8, beta=0.95,
-              var_floor=0.01, dtype="float64")
-    L = make_learner("hybrid", n, seed=4, compat_episode_traces=True, **hp)
-    ref = _ref_for(L, n, T, U, sps, hp, compat_traces=True)
-    v_kernel = np.concatenate([L.run(xs[:97], cum[:97], cont[:97]), L.run(xs[97:], cum[97:], cont[97:])])
-    v_ref = np.array([ref.step(xs[t], cum[t], cont[t]) for t in range(N)])
-    assert np.max(np.abs(v_kernel - v_ref)) < 1e-9 * max(1.0, np.max(np.abs(v_ref)))
-    for k in range(T):
-        assert np.allclose(L.state.column_params(0, k)["W"], ref.cols[k]["W"], rtol=0, atol=1e-9)
-    assert np.allclose(L.state.w_out[0], ref.w, rtol=0, atol=1e-9)
-    v_default = make_learner("hybrid", n, seed=4, **hp).run(xs, cum, cont)
-    assert np.max(np.abs(v_default - v_kernel)) > 1e-4
-    with pytest.raises(ConfigError, match="compat_episode_traces"):
-        make_learner("hybrid", n, seed=4, compat_episode_traces="on")

@@ -11,14 +11,10 @@ Hyper-parameters (unknown or invalid ones raise :class:`oscbench.errors.ConfigEr
 * column networks (``hybrid``, ``columnar``, ``constructive``): ``n_columns``, ``columns_per_stage``,
   ``steps_per_stage``, ``step_size``, ``lam``, ``beta``, ``var_floor``, ``optimizer``
   (``"rmsprop"`` | ``"sgd"``), ``rms_beta2``, ``rms_eps``, ``same_step_stages``, ``dtype``
-  (``"float32"`` default, ``"float64"``), ``norm_floor`` (``"variance"`` default | ``"sigma"``),
-  ``compat_stage_length``, ``compat_episode_traces`` (default False; C's short first stage and C's
-  episode-boundary trace order, for parity tests only);
+  (``"float32"`` default, ``"float64"``), ``norm_floor`` (``"variance"`` default | ``"sigma"``);
   convenience ``features="T:U:S"``.
 * ``tbptt``: ``hidden``, ``truncation``, ``step_size``, ``lam``, ``optimizer``, ``rms_beta2``,
-  ``rms_eps``, ``dtype``, ``compat_ring``, ``compat_episode_traces`` (default False; C's k-slot ring and
-  episode-trace order, parity tests only);
-  convenience ``features="k:H"``.
+  ``rms_eps``, ``dtype``; convenience ``features="k:H"``.
 """
 from __future__ import annotations
 

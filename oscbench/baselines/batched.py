@@ -9,7 +9,7 @@ of them over a whole chunk::
 
 Runs of one batch must share the *structure* (n_features, n_columns, columns_per_stage -- or hidden,
 truncation -- and dtype); everything else (seed, step_size, lam, beta, var_floor, optimizer,
-rms_beta2, rms_eps, steps_per_stage, same_step_stages, norm_floor, compat_* flags) may differ per run. Run b of a batch computes
+rms_beta2, rms_eps, steps_per_stage, same_step_stages, norm_floor) may differ per run. Run b of a batch computes
 exactly what a single learner with the same seed and hyper-parameters computes.
 
 :class:`ReferenceLearner` is one run; it implements the learner protocol

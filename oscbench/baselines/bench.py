@@ -5,8 +5,11 @@ the on-disk cache), then measures process CPU time over ``total`` steps of the d
 trace-patterning stream fed in chunks of 65,536 steps, as the evaluator does. The stream is
 generated before the clock starts (1M steps -- 131k for the wide Atari-sized cases -- cycled for
 longer runs). Anchors are the authors'
-C++ on a 2-core machine (steps per CPU-second): hybrid 110k, columnar 173k, constructive 272k,
-T-BPTT (H = 2, k = 30) 67k; the batched case is compared with the C++ hybrid.
+C++ (steps per CPU-second) with every stage visited, as the cases here run: hybrid 53k and
+constructive 101k (issue 11's side-by-side run on one pinned core of a 2-core AMD EPYC; the 110k and
+272k quoted before were first-stage-only figures from another host), columnar 173k and T-BPTT (H = 2,
+k = 30) 67k (one stage / no stages; measured on a 2-core machine); the batched case is compared with the
+C++ hybrid. See docs/performance.md.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from oscbench.datasets.trace_patterning import TracePatterningStream
 
 CHUNK = 65_536
 POOL = 1_000_000
-CPP_ANCHORS = {"hybrid": 110_000, "columnar": 173_000, "constructive": 272_000, "tbptt": 67_000}
+CPP_ANCHORS = {"hybrid": 53_000, "columnar": 173_000, "constructive": 101_000, "tbptt": 67_000}
 
 
 def _stream_pool(n_steps: int, n_features: int = 12) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -33,8 +36,27 @@ def _stream_pool(n_steps: int, n_features: int = 12) -> list[tuple[np.ndarray, n
     return pool
 
 
+SEGMENTS = 10          # segments of a --long run
+LONG_TRACE = 20_000_000  # steps of a --long run: trace-size learners
+LONG_ATARI = 2_000_000   # Atari-size learners
+
+
+def subnormal_count(state: object) -> int:
+    """Subnormal floats in a learner state's arrays (every float ndarray attribute, also inside dicts)."""
+    n = 0
+    items = list(vars(state).values())
+    items += [x for v in items if isinstance(v, dict) for x in v.values()]
+    for v in items:
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            a = np.abs(v)
+            n += int(np.count_nonzero((a > 0) & (a < np.finfo(v.dtype).tiny)))
+    return n
+
+
 def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor: float | None,
-           n_features: int = 12, note: str = "") -> SpeedResult:
+           n_features: int = 12, note: str = "", segments: int = 1, flops: bool = False) -> SpeedResult:
+    """Time ``total`` steps of a fresh ``build()``; ``segments`` > 1 also records each segment's rate
+    (segment boundaries fall on chunk boundaries)."""
     pool = _stream_pool(total, n_features)
     learner = build()
     t0 = time.perf_counter()
@@ -42,54 +64,68 @@ def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor
     learner.run(x[:64], c[:64], g[:64])          # compile (or load from the cache)
     compile_s = time.perf_counter() - t0
     learner = build()
+    seg_len = -(-total // segments)
+    marks: list[tuple[int, float]] = [(0, time.process_time())]
 
     def go() -> int:
         done, i = 0, 0
         while done < total:
             x, c, g = pool[i % len(pool)]
-            k = min(len(c), total - done)
+            k = min(len(c), total - done, seg_len - done % seg_len)
             learner.run(x[:k], c[:k], g[:k])
             done += k
             i += 1
+            if segments > 1 and done % seg_len == 0 or done == total:
+                marks.append((done, time.process_time()))
         return done * learner.n_runs
 
     steps, cpu, wall = measure(go)
     unit = "learner-steps" if learner.n_runs > 1 else "steps"
-    return SpeedResult(name, steps, cpu, wall, compile_s, unit=unit, anchor=anchor, note=note)
+    segs = [(d1 - d0) * learner.n_runs / max(c1 - c0, 1e-9) for (d0, c0), (d1, c1) in zip(marks, marks[1:])]
+    return SpeedResult(name, steps, cpu, wall, compile_s, unit=unit, anchor=anchor, note=note,
+                       flops_per_step=learner.flops_per_step() if flops else None,
+                       segments=segs if segments > 1 else [], subnormals=subnormal_count(learner.state))
 
 
-@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 110k)")
-def _hybrid(scale: float) -> SpeedResult:
-    total = max(int(2_000_000 * scale), 50_000)
+def _length(scale: float, long: bool, default: int, long_total: int, minimum: int) -> tuple[int, int]:
+    """(steps, segments) of a case run."""
+    if long:
+        return max(int(long_total * scale), SEGMENTS * CHUNK), SEGMENTS
+    return max(int(default * scale), minimum), 1
+
+
+@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 53k)")
+def _hybrid(scale: float, long: bool = False) -> SpeedResult:
+    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
     return _timed("hybrid", lambda: BatchedLearner("hybrid", 12, [0], [hp]), total,
-                  anchor=CPP_ANCHORS["hybrid"], note="steps_per_stage = total/5")
+                  anchor=CPP_ANCHORS["hybrid"], note="steps_per_stage = total/5", segments=segs)
 
 
 @case("columnar", "columnar 7 columns / 12 inputs (anchor: C++ 173k)")
-def _columnar(scale: float) -> SpeedResult:
-    total = max(int(2_000_000 * scale), 50_000)
+def _columnar(scale: float, long: bool = False) -> SpeedResult:
+    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     return _timed("columnar", lambda: BatchedLearner("columnar", 12, [0], [dict(n_columns=7)]), total,
-                  anchor=CPP_ANCHORS["columnar"])
+                  anchor=CPP_ANCHORS["columnar"], segments=segs)
 
 
-@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 272k)")
-def _constructive(scale: float) -> SpeedResult:
-    total = max(int(2_000_000 * scale), 50_000)
+@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 101k)")
+def _constructive(scale: float, long: bool = False) -> SpeedResult:
+    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     hp = dict(n_columns=10, steps_per_stage=total // 10)
     return _timed("constructive", lambda: BatchedLearner("constructive", 12, [0], [hp]), total,
-                  anchor=CPP_ANCHORS["constructive"], note="steps_per_stage = total/10")
+                  anchor=CPP_ANCHORS["constructive"], note="steps_per_stage = total/10", segments=segs)
 
 
 @case("tbptt", "T-BPTT hidden 2, truncation 30, 12 inputs (anchor: C++ 67k)")
-def _tbptt(scale: float) -> SpeedResult:
-    total = max(int(1_000_000 * scale), 50_000)
+def _tbptt(scale: float, long: bool = False) -> SpeedResult:
+    total, segs = _length(scale, long, 1_000_000, LONG_TRACE, 50_000)
     return _timed("tbptt", lambda: BatchedLearner("tbptt", 12, [0], [dict(hidden=2, truncation=30)]), total,
-                  anchor=CPP_ANCHORS["tbptt"])
+                  anchor=CPP_ANCHORS["tbptt"], segments=segs)
 
 
 @case("hybrid-batched-32", "32 hybrid runs (seeds 0-31) sharing one stream, one call; aggregate learner-steps "
-                           "(anchor: C++ hybrid 110k)")
+                           "(anchor: C++ hybrid 53k)")
 def _hybrid_batched(scale: float) -> SpeedResult:
     total = max(int(400_000 * scale), 20_000)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
@@ -98,15 +134,16 @@ def _hybrid_batched(scale: float) -> SpeedResult:
 
 
 @case("hybrid-atari", "hybrid 15 columns / 5 per stage / 275 inputs (Atari size), all 3 stages visited")
-def _hybrid_atari(scale: float) -> SpeedResult:
-    total = max(int(300_000 * scale), 30_000)
+def _hybrid_atari(scale: float, long: bool = False) -> SpeedResult:
+    total, segs = _length(scale, long, 300_000, LONG_ATARI, 30_000)
     hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
     return _timed("hybrid-atari", lambda: BatchedLearner("hybrid", 275, [0], [hp]), total, anchor=None,
-                  n_features=275, note="trace stream zero-padded to 275 features")
+                  n_features=275, note="trace stream zero-padded to 275 features", segments=segs, flops=True)
 
 
 @case("tbptt-atari", "T-BPTT hidden 5, truncation 8, 275 inputs (Atari size)")
-def _tbptt_atari(scale: float) -> SpeedResult:
-    total = max(int(300_000 * scale), 30_000)
+def _tbptt_atari(scale: float, long: bool = False) -> SpeedResult:
+    total, segs = _length(scale, long, 300_000, LONG_ATARI, 30_000)
     return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=5, truncation=8)]),
-                  total, anchor=None, n_features=275, note="trace stream zero-padded to 275 features")
+                  total, anchor=None, n_features=275, note="trace stream zero-padded to 275 features",
+                  segments=segs, flops=True)

@@ -6,8 +6,8 @@ the reference code's random connectivity is, in effect, full). ``columnar`` is o
 columns; ``constructive`` has one column per stage; ``hybrid`` is anything in between.
 
 What happens at step t (stage ``s = t // steps_per_stage``; stages switch exactly every
-``steps_per_stage`` steps -- the reference C++ makes its first stage one step short, SPEC §4; only for
-parity tests, ``compat_stage_length=True`` reproduces that: s = (t + 1) // steps_per_stage):
+``steps_per_stage`` steps -- the reference C++ makes its first stage one step short, SPEC §4; that is
+not reproduced):
 
 1. **Forward with θ_t.** Every column (frozen, learning and not-yet-started ones) computes
    i, f, o = σ(·), g = tanh(·), c_t = f·c_{t-1} + i·g, h_t = o·tanh(c_t) from its normalised inputs
@@ -35,16 +35,16 @@ parity tests, ``compat_stage_length=True`` reproduces that: s = (t + 1) // steps
    step(δ_t·e_{t−1}) with step size α/n_active; e_w ← γ_t·λ·e_w + ĥ (for every column), e_b ← γ_t·λ·e_b + 1.
 
 Eligibility traces decay with γ_t, the discount of the transition *into* the state whose gradient
-is added, so γ_t = 0 (a new episode) cuts them (SPEC §11.18). ``compat_episode_traces=True`` (parity
-tests only) reproduces C's order instead (SPEC §9.2 item 4): the trace used with δ_t is
-γ_t·λ·e + ∇V_{t−1}, so a γ_t = 0 step credits only ∇V_{t−1} and the next episode inherits it. ``step(δ·e)`` is the RMSProp-normalised
+is added, so γ_t = 0 (a new episode) cuts them (SPEC §11.18; C's order, SPEC §9.2 item 4, where the
+next episode inherits ∇V_{t−1}, is not reproduced). ``step(δ·e)`` is the RMSProp-normalised
 step of SPEC §5 (s ← β2·s + (1−β2)·g², θ += η·g/(√s + ε), s₀ = 1) or, with ``optimizer="sgd"``, η·g.
 After the last stage no column learns; the output layer keeps learning with α/T (the reference code
 keeps shrinking it as α/((s+1)·U)).
 
-C behaviours NOT reproduced (bugs, SPEC §9.2): the RTRL update with mixed weights θ_t/θ_{t+1} (item 3)
-and the hybrid gradient reading ĥ(t) where the forward used ĥ(t−1) (item 2). The compat flags
-here are ``compat_stage_length`` and ``compat_episode_traces`` (both default False).
+C behaviours NOT reproduced (bugs, SPEC §9.2): the RTRL update with mixed weights θ_t/θ_{t+1} (item 3),
+the hybrid gradient reading ĥ(t) where the forward used ĥ(t−1) (item 2), the short first stage and the
+episode-boundary trace order (item 4). The test-only numpy reference (``tests/baselines_reference.py``)
+keeps the last two as options, for analysis.
 """
 from __future__ import annotations
 
@@ -87,8 +87,6 @@ class CCNConfig:
     same_step_stages: bool
     dtype: str
     norm_floor: str = "variance"
-    compat_stage_length: bool = False
-    compat_episode_traces: bool = False
 
     @property
     def n_stages(self) -> int:
@@ -149,8 +147,6 @@ def ccn_config(variant: str, n_features: int, **hp: Any) -> CCNConfig:
         same_step_stages=hpm.flag(variant, "same_step_stages", merged["same_step_stages"]),
         dtype=np.dtype(hpm.dtype_of(variant, merged["dtype"])).name,
         norm_floor=hpm.choice(variant, "norm_floor", merged["norm_floor"], NORM_FLOORS),
-        compat_stage_length=hpm.flag(variant, "compat_stage_length", merged["compat_stage_length"]),
-        compat_episode_traces=hpm.flag(variant, "compat_episode_traces", merged["compat_episode_traces"]),
     )
 
 
@@ -162,8 +158,7 @@ class CCNState:
         theta [B, S, R, LW], in_mean / in_var / in_istd [B, S, M], h / c [B, T],
         out_mu / out_nu / w_out / e_w / s_w [B, T], b_out / e_b / s_b [B],
         TH / TC / E / RS [B, R, LW] (the learning stage's RTRL traces, eligibility traces, RMSProp state),
-        t_step [B] (int64, steps done), v_old [B] (the last prediction),
-        sc_prev / hh_prev [B, T] (w_k/√ν_k and ĥ_k of the last step; used only with compat_episode_traces).
+        t_step [B] (int64, steps done), v_old [B] (the last prediction).
     """
 
     def __init__(self, configs: list[CCNConfig], seeds: list[int]) -> None:
@@ -202,13 +197,10 @@ class CCNState:
         self.RS = np.ones((B, R, LW), dt)
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
-        self.sc_prev = np.zeros((B, T), dt)   # compat_episode_traces only: w_k/√ν_k and ĥ_k of step t−1
-        self.hh_prev = np.zeros((B, T), dt)
         self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), ("beta", dt), ("var_floor", dt),
                               (lambda c: c.optimizer == "rmsprop", np.uint8), ("rms_beta2", dt), ("rms_eps", dt),
                               ("steps_per_stage", np.int64), ("same_step_stages", np.uint8),
-                              (lambda c: c.norm_floor == "sigma", np.uint8), ("compat_stage_length", np.int64),
-                              ("compat_episode_traces", np.uint8))
+                              (lambda c: c.norm_floor == "sigma", np.uint8))
 
     @property
     def dtype(self) -> np.dtype:
@@ -221,17 +213,17 @@ class CCNState:
     def advance(self, xs: np.ndarray, cum: np.ndarray, cont: np.ndarray, out: np.ndarray) -> None:
         """Run the compiled kernel over the chunk (arrays already validated and of the right dtype)."""
         c0 = self.configs[0]
-        efloat, ebits = exp_scratch(4 * c0.n_columns, self.dtype)
+        efloat, ebits = exp_scratch(-(-4 * c0.n_columns // 16) * 16, self.dtype)
         ccn_run(xs, cum, cont, out, self.theta, self.in_mean, self.in_var, self.in_istd, self.h, self.c,
                 self.out_mu, self.out_nu, self.w_out, self.b_out, self.e_w, self.e_b, self.s_w, self.s_b,
-                self.TH, self.TC, self.E, self.RS, self.t_step, self.v_old, self.sc_prev, self.hh_prev, *self.hp,
+                self.TH, self.TC, self.E, self.RS, self.t_step, self.v_old, *self.hp,
                 c0.n_features, c0.columns_per_stage, c0.n_columns, efloat, ebits)
 
     # -- views used by the tests and by analysis code -------------------------------------------
     def stage_of(self, run: int = 0) -> int:
         """The stage that step ``t_step`` (the next one) belongs to."""
         c = self.configs[run]
-        return int((self.t_step[run] + int(c.compat_stage_length)) // c.steps_per_stage)
+        return int(self.t_step[run] // c.steps_per_stage)
 
     def column_params(self, run: int, k: int) -> dict[str, np.ndarray]:
         """Views of column k's parameters: ``W`` [4, m] (gates i, f, o, g), ``u`` [4], ``b`` [4]."""

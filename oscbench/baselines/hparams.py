@@ -36,11 +36,8 @@ CCN_COMMON: dict[str, Any] = {
     "beta": 0.99999,
     "same_step_stages": False,
     "norm_floor": "variance",
-    "compat_stage_length": False,
-    "compat_episode_traces": False,
 }
-TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4, "compat_ring": False,
-                                  "compat_episode_traces": False}
+TBPTT_DEFAULTS: dict[str, Any] = {"hidden": 2, "truncation": 30, "step_size": 3e-4}
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 

@@ -27,6 +27,13 @@ Speed devices (none changes what is computed beyond float rounding):
   ``beff = b − Σ W·m/√v`` (rebuilt at the start of each call and whenever a stage freezes); the
   whole network's pre-activations are then one matrix-vector product over ``z = [x_t, h]``. The
   learning stage is computed exactly as SPEC §3.1 writes it, from ẑ = (z − m)/√v.
+* **No subnormal floats.** Every value that the state carries from step to step (RTRL and eligibility
+  traces, RMSProp state, cell states, running statistics) is flushed to 0 once its magnitude falls
+  below ``TINY`` (2^-100 ≈ 7.9e-31 in float32, 2^-900 in float64; :func:`flush`). Such values cannot
+  change a prediction or a step size (they are > 20 orders of magnitude below every other term), but
+  left alone they decay into the subnormal range, where ``x·0.99`` rounds back to ``x``: they then stay
+  there for the rest of the run and every operation on them costs the CPU up to ~100 cycles. This is a
+  choice of the learner's arithmetic (portable and the same on every CPU), not a CPU mode.
 * exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
   float32 and float64); tanh(a) = 2σ(2a) − 1.
 """
@@ -37,6 +44,22 @@ import math
 import numpy as np
 from numba import njit
 
+
+
+TINY32 = 2.0 ** -100     # flush threshold of float32 state (see the module docs)
+TINY64 = 2.0 ** -900     # ... and of float64 state
+
+
+@njit(cache=True, inline="always")
+def flush(x, tiny):  # pragma: no cover - compiled
+    """x, or 0 when |x| < tiny (NaN stays NaN): keeps subnormal floats out of a learner's state."""
+    return x - x if abs(x) < tiny else x       # x - x: a zero of x's own type (x * 0 would promote)
+
+
+@njit(cache=True, inline="always")
+def tiny_of(a):  # pragma: no cover - compiled
+    """The flush threshold for the dtype of array ``a``."""
+    return a.dtype.type(TINY32) if a.itemsize == 4 else a.dtype.type(TINY64)
 
 
 def exp_scratch(size: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -131,31 +154,39 @@ def build_effective(th, mean, istd, weff, beff, s, n, U, T):  # pragma: no cover
 
 
 @njit(cache=True, error_model="numpy")
-def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps):  # pragma: no cover - compiled
+def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps, tiny):  # pragma: no cover - compiled
     """Return (new weight, new RMSProp state) for the TD(λ) step g = δ·e."""
     if use_rms:
-        rs = b2 * rs + omb2 * g * g
-        return w + eta * g / (math.sqrt(rs) + eps), rs
+        rs = flush(b2 * rs + omb2 * g * g, tiny)
+        return w + eta * g / (np.sqrt(rs) + eps), rs
     return w + eta * g, rs
+
+
+@njit(cache=True, inline="always")
+def _rtrl_advance(trc, trh, coef, r, l, tiny):  # pragma: no cover - compiled
+    """The exact RTRL advance of one trace entry: TC ← F·TC + KC·TH + GC·D, TH ← PHI·TC' + KH·TH + HO·D
+    (coefficients ``coef[q, l]``, see ccn_run); stores both (flushed) and returns the new TH."""
+    A = trh[r, l]
+    tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
+    trc[r, l] = flush(tcn, tiny)
+    thn = flush(coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l], tiny)
+    trh[r, l] = thn
+    return thn
 
 
 @njit(cache=True, error_model="numpy")
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
-            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old, sc_prev, hh_prev,
-            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor, stage_off,
-            compat_traces,
+            e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
+            alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor,
             n_inputs, cols_per_stage, n_cols, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over the N steps ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
     State arrays carry a leading run dimension B and are updated in place; hyper-parameter arrays
-    are ``[B]``; ``efloat`` (float, length >= 4T) and ``ebits`` (its integer view) are scratch.
+    are ``[B]``; ``efloat`` (float, length >= 4T rounded up to 16) and ``ebits`` (its integer view) are scratch.
     ``sigma_floor[b]`` != 0: P's σ-floor -- running variances are stored unfloored and signals are divided
     by √max(v, var_floor) -- instead of C's floor written into the variance (identical arithmetic when 0).
-    ``stage_off[b]``: step t belongs to stage (t + stage_off)//S (0: SPEC §11.15; 1: C's short first stage).
-    ``compat_traces[b]`` != 0 (parity only, SPEC §9.2 item 4): the trace used with δ_t is
-    γ_t·λ·e + ∇V_{t−1} (C decays before adding the previous gradient); ``sc_prev`` (w_k/√ν_k) and
-    ``hh_prev`` (ĥ_k) [B, T] keep step t−1's factors for that.
+    Step t belongs to stage t // S (SPEC §11.15).
     All float arrays share one dtype (float32 or float64).
     """
     N = xs.shape[0]
@@ -169,22 +200,23 @@ def ccn_run(xs, cum, cont, out,
     dt = theta.dtype
     one = dt.type(1.0)
     zero = dt.type(0.0)
+    tiny = tiny_of(theta)
     # scratch shared by the runs: allocated once per call, never per step
     z = np.zeros(n + T, dt)             # incoming signals [x_t, h]
     hp = np.empty(T, dt)                # h_{t-1}
     cp = np.empty(T, dt)                # c_{t-1}
     zhat = np.zeros(M, dt)              # the learning stage's normalised inputs
-    acc = np.empty(4 * T, dt)           # pre-activations, then gate values, of every lane
+    A4 = -(-4 * T // 16) * 16           # lanes of the whole network, padded to full vectors
+    acc = np.zeros(A4, dt)              # pre-activations, then gate values, of every lane
     tcs = np.empty(T, dt)               # tanh(c_t)
     onorm = np.empty((2, T), dt)        # 1/sqrt(nu_k), hhat_k
-    coef = np.zeros((9, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D,
-                                        # SCALE of step t-1 (compat traces)
+    coef = np.zeros((8, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
     accx = np.zeros(LW, dt)             # the learning stage's pre-activations (padded lanes)
     hp_lane = np.zeros(LW, dt)          # h_{t-1} of each lane's column (learning stage)
-    ptmp = np.empty(4 * T, dt)
-    weff = np.zeros((1, n + T, 4 * T), dt)
-    beff = np.zeros(4 * T, dt)
-    gsc = np.empty(4 * T, dt)           # 2 on g lanes (tanh), 1 on i, f, o lanes
+    ptmp = np.empty(A4, dt)
+    weff = np.zeros((1, n + T, A4), dt)
+    beff = np.zeros(A4, dt)
+    gsc = np.ones(A4, dt)               # 2 on g lanes (tanh), 1 on i, f, o lanes
     two_t = np.full(T, 2.0, dt)
     for l in range(4 * T):
         gsc[l] = 2.0 if l % 4 == 3 else 1.0
@@ -216,18 +248,14 @@ def ccn_run(xs, cum, cont, out,
         S_len = sps[b]
         same = same_step[b] != 0
         sig = sigma_floor[b] != 0
-        soff = stage_off[b]
-        cep = compat_traces[b] != 0
-        scp = sc_prev[b]
-        hhp = hh_prev[b]
-        s_start = (t_step[b] + soff) // S_len
+        s_start = t_step[b] // S_len
         for s in range(S):
             if s != s_start:
                 build_effective(th, mean, istd, weff, beff, s, n, U, T)
         for t in range(N):
             tt = t_step[b]
-            s_cur = (tt + soff) // S_len
-            s_prev = (tt - 1 + soff) // S_len
+            s_cur = tt // S_len
+            s_prev = (tt - 1) // S_len
             switching = tt > 0 and s_prev != s_cur
             if switching and s_prev < S:     # the finished stage now runs on effective weights (θ_t)
                 build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
@@ -248,7 +276,9 @@ def ccn_run(xs, cum, cont, out,
                 rows = n + min(g1 * U, T)
                 for l in range(np.uint64(l_lo), np.uint64(l_hi)):
                     acc[l] = beff[l]
-                if g0 <= s_cur < g1:         # effective weights everywhere but the learning stage
+                if not same:                 # every lane at once (full vectors); the learning stage's
+                    matvec_acc(weff, 0, 0, z, 0, rows, acc, 0, 0, A4)   # lanes are replaced below
+                elif g0 <= s_cur < g1:       # effective weights everywhere but the learning stage
                     la = 4 * s_cur * U
                     lb = 4 * min((s_cur + 1) * U, T)
                     matvec_acc(weff, 0, 0, z, 0, rows, acc, l_lo, l_lo, la - l_lo)
@@ -273,7 +303,7 @@ def ccn_run(xs, cum, cont, out,
                 k_lo = g0 * U
                 k_hi = min(g1 * U, T)
                 for k in range(k_lo, k_hi):
-                    cb[k] = acc[4 * k + 1] * cp[k] + acc[4 * k] * acc[4 * k + 3]
+                    cb[k] = flush(acc[4 * k + 1] * cp[k] + acc[4 * k] * acc[4 * k + 3], tiny)
                 scaled_sigmoid(cb, tcs, two_t, k_lo, k_hi, ptmp, ebits, efloat)
                 for k in range(k_lo, k_hi):
                     hb[k] = acc[4 * k + 2] * tcs[k]
@@ -288,8 +318,8 @@ def ccn_run(xs, cum, cont, out,
                 dk = hk - mk
                 vraw = bt * nu[k] + omb * dk * dk
                 vk = max(vraw, fl)
-                mu[k] = mk
-                nu[k] = vraw if sig else vk
+                mu[k] = flush(mk, tiny)
+                nu[k] = flush(vraw, tiny) if sig else vk
                 iv = one / math.sqrt(vk)
                 onorm[0, k] = iv
                 onorm[1, k] = dk * iv
@@ -300,19 +330,14 @@ def ccn_run(xs, cum, cont, out,
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            add_prev = cep and upd      # compat: e ← γ_t·λ·e + ∇V_{t−1} before the update (not at t = 0)
             # ---------------------------------------------------------------- stage switch
             if switching:
                 if s_prev < S:   # the finished stage's last update, δ_t with e_{t-1}; then freeze it
                     L = 4 * min(U, T - s_prev * U)
-                    if add_prev:
-                        for r in range(n + s_prev * U + 2):
-                            for l in range(L):
-                                el[r, l] = gl * el[r, l] + scp[s_prev * U + l // 4] * trh[r, l]
                     for r in range(n + s_prev * U + 2):
                         for l in range(L):
                             th[s_prev, r, l], rs[r, l] = _apply_update(
-                                th[s_prev, r, l], delta * el[r, l], rs[r, l], rms, a, b2, omb2, eps)
+                                th[s_prev, r, l], delta * el[r, l], rs[r, l], rms, a, b2, omb2, eps, tiny)
                     build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
                 for r in range(trh.shape[0]):
                     for l in range(LW):
@@ -357,9 +382,6 @@ def ccn_run(xs, cum, cont, out,
                     coef[4, 4 * kk + 2] = zero
                     coef[4, 4 * kk + 3] = ig * dg      # ∂c/∂a_g
                     coef[5, 4 * kk + 2] = tc * do      # ∂h/∂a_o
-                    if cep:
-                        for q in range(4):
-                            coef[8, 4 * kk + q] = scp[k]
                 for r in range(m + 2):
                     if r == 1:
                         for l in range(L):
@@ -368,29 +390,24 @@ def ccn_run(xs, cum, cont, out,
                         zj = zhat[r - 2]
                         for l in range(L):
                             coef[7, l] = zj
-                    if add_prev:   # compat: e ← γ_t·λ·e + ∇V_{t−1} (TH still holds step t−1's values)
-                        for l in range(L):
-                            el[r, l] = gl * el[r, l] + coef[8, l] * trh[r, l]
-                    # (a) exact RTRL advance: TC_θ(t), TH_θ(t) from θ_t and this step's inputs
-                    for l in range(L):
-                        A = trh[r, l]
-                        tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
-                        trc[r, l] = tcn
-                        trh[r, l] = coef[2, l] * tcn + coef[3, l] * A + coef[5, l] * coef[7, l]
-                    # (b) θ += step(δ_t·e_{t-1})
+                    # per lane, in one pass: (a) the exact RTRL advance TC_θ(t), TH_θ(t) from θ_t and this
+                    # step's inputs; (b) θ += step(δ_t·e_{t-1}); (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
                     if upd and rms:
                         for l in range(L):
-                            g_ = delta * el[r, l]
-                            sv = b2 * rs[r, l] + omb2 * g_ * g_
+                            thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
+                            ev = el[r, l]
+                            g_ = delta * ev
+                            sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
                             rs[r, l] = sv
-                            th[s, r, l] += a * g_ / (math.sqrt(sv) + eps)
-                    elif upd:
+                            th[s, r, l] += a * g_ / (np.sqrt(sv) + eps)
+                            el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
+                    else:
                         for l in range(L):
-                            th[s, r, l] += a * (delta * el[r, l])
-                    # (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
-                    if not cep:
-                        for l in range(L):
-                            el[r, l] = gl * el[r, l] + coef[6, l] * trh[r, l]
+                            thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
+                            ev = el[r, l]
+                            if upd:
+                                th[s, r, l] += a * (delta * ev)
+                            el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
                 # input statistics of the learning stage, from the values this forward consumed
                 for j in range(m):
                     zz = z[j]
@@ -398,27 +415,18 @@ def ccn_run(xs, cum, cont, out,
                     dz = zz - mn
                     vraw = bt * var[s, j] + omb * dz * dz
                     vr = max(vraw, fl)
-                    mean[s, j] = mn
-                    var[s, j] = vraw if sig else vr
+                    mean[s, j] = flush(mn, tiny)
+                    var[s, j] = flush(vraw, tiny) if sig else vr
                     istd[s, j] = one / math.sqrt(vr)
             # ---------------------------------------------------------------- output weights and bias
-            if add_prev:
-                for k in range(T):
-                    ew[k] = gl * ew[k] + hhp[k]
-                e_b[b] = gl * e_b[b] + one
-            if cep:                     # keep this step's factors of ∇V_t for the next step
-                for k in range(T):
-                    scp[k] = wo[k] * onorm[0, k]
-                    hhp[k] = onorm[1, k]
             if upd:
                 n_act = min((s_cur + 1) * U, T)
                 eta = a / dt.type(n_act)
                 for k in range(n_act):
-                    wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps)
-                b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps)
-            if not cep:
-                for k in range(T):
-                    ew[k] = gl * ew[k] + onorm[1, k]
-                e_b[b] = gl * e_b[b] + one
+                    wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps, tiny)
+                b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps, tiny)
+            for k in range(T):
+                ew[k] = flush(gl * ew[k] + onorm[1, k], tiny)
+            e_b[b] = gl * e_b[b] + one
             v_old[b] = V
             t_step[b] = tt + 1

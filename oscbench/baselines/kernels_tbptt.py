@@ -3,12 +3,18 @@
 Per run (``n`` inputs, ``H`` hidden units, truncation ``k``; lane ``r = gate·H + unit`` with the
 SPEC's gate order i, f, g, o):
 
-* ``Wt[j, r]`` input weights (stored input-major so every inner loop runs over the 4H lanes),
+* ``Wt[r, j]`` input weights (lane-major; the state object shows them as ``[n, 4H]``),
   ``Ut[u', r]`` recurrent weights, ``bias[r]``, output weights ``w_out[u]`` (no output bias).
 * Eligibility traces ``eW, eU, eb, ew`` and RMSProp state ``vW, vU, vb, vw`` of the same shapes.
 * A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
   steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
   keeps only k slots and reads the wrong state there; this is the fix).
+* Speed: with many inputs (n >= 64, e.g. Atari) the input weights are stored lane-major (``[4H, n]``) so
+  that the big loops run over the n inputs (long, contiguous); the forward's W·x is then 4H dot
+  products, each summed in 16 partial sums in a fixed order (the same on every CPU). With few inputs
+  (trace patterning) they stay input-major, where the lane loops are the longer ones. The backward pass first collects ∂V_t/∂a of the window's steps
+  (``DA``), then forms the gradients (summed over the window in the order t, t−1, ...) and applies the
+  TD(λ) update.
 
 Step t: forward x_t with θ_t → V_t = w·h_t; backpropagate V_t through steps t-k+1 .. t with θ_t and
 the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t V_t − V_{t-1};
@@ -16,89 +22,76 @@ the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
 
-from oscbench.baselines.kernels_column import scaled_sigmoid
+from oscbench.baselines.kernels_column import flush, scaled_sigmoid, tiny_of
 
 
 @njit(cache=True, error_model="numpy")
-def _td_step_compat(theta, e, v, g, gp, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
-    """C's episode-trace order (parity only): e = γλ·e + gp (the previous step's gradient), then
-    θ += step(δ·e) (when ``upd``), then gp = g."""
-    for i in range(theta.shape[0]):
-        for j in range(theta.shape[1]):
-            if upd:
-                ev = gl * e[i, j] + gp[i, j]
-                e[i, j] = ev
-                gr = delta * ev
-                if rms:
-                    sv = b2 * v[i, j] + omb2 * gr * gr
-                    v[i, j] = sv
-                    theta[i, j] += a * gr / (math.sqrt(sv) + eps)
-                else:
-                    theta[i, j] += a * gr
-            gp[i, j] = g[i, j]
-
-
-@njit(cache=True, error_model="numpy")
-def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g."""
+def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (traces and RMSProp state
+    flushed below ``tiny``, see :func:`oscbench.baselines.kernels_column.flush`)."""
     for i in range(theta.shape[0]):
         if upd and rms:
             for j in range(theta.shape[1]):
                 ev = e[i, j]
                 gr = delta * ev
-                sv = b2 * v[i, j] + omb2 * gr * gr
+                sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
                 v[i, j] = sv
-                theta[i, j] += a * gr / (math.sqrt(sv) + eps)
-                e[i, j] = gl * ev + g[i, j]
+                theta[i, j] += a * gr / (np.sqrt(sv) + eps)
+                e[i, j] = flush(gl * ev + g[i, j], tiny)
         elif upd:
             for j in range(theta.shape[1]):
                 ev = e[i, j]
                 theta[i, j] += a * (delta * ev)
-                e[i, j] = gl * ev + g[i, j]
+                e[i, j] = flush(gl * ev + g[i, j], tiny)
         else:
             for j in range(theta.shape[1]):
-                e[i, j] = gl * e[i, j] + g[i, j]
+                e[i, j] = flush(gl * e[i, j] + g[i, j], tiny)
 
 
 @njit(cache=True, error_model="numpy")
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
-              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old, gWp, gUp, gbp, gwp,
-              alpha, lam, use_rms, rms_b2, rms_eps, compat_ring, compat_traces, truncation, efloat,
+              ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
+              alpha, lam, use_rms, rms_b2, rms_eps, truncation, lane_major_w, efloat,
               ebits):  # pragma: no cover - compiled
     """Advance B runs over ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
-    Biases and output weights are stored as ``[B, 1, 4H]`` / ``[B, 1, H]``; ``efloat`` (length >= 4H)
-    and ``ebits`` (its integer view) are exp scratch. ``compat_ring[b]`` != 0 reproduces the reference
-    code's k-slot ring (parity tests only): the oldest step of a full window reads h_t, c_t as its
-    previous state instead of h_{t-k}, c_{t-k}. ``compat_traces[b]`` != 0 reproduces C's episode-trace
-    order (SPEC §9.2 item 4, parity only): the trace used with δ_t is γ_t·λ·e + ĝ_{t-1}; ``gWp, gUp,
-    gbp, gwp`` (shapes of Wt, Ut, bias, w_out) keep ĝ_{t-1} for that.
+    The input weights ``Wt`` (and ``eW``, ``vW``) are lane-major ``[B, 4H, n]`` when ``lane_major_w``
+    (wide inputs: the loops over them run over the n inputs), else input-major ``[B, n, RP]`` (few
+    inputs: the loops run over the lanes; the forward sums in input order); ``Ut``, ``bias`` (and their traces) are ``[B, H, RP]`` / ``[B, 1, RP]`` with
+    lanes padded to ``RP`` (a multiple of 8; the padding stays 0); output weights ``[B, 1, H]``; ``efloat`` (length >= RP) and ``ebits`` (its integer view) are exp scratch.
     """
     N = xs.shape[0]
     B = Wt.shape[0]
-    n = Wt.shape[1]
-    R = Wt.shape[2]
+    n = xs.shape[1]
+    RP = Ut.shape[2]
     H = w_out.shape[2]
+    R = 4 * H
+    lane_major = lane_major_w != 0
+    n16 = n - n % 16
     K1 = ring_x.shape[1]
     k = truncation
     dt = Wt.dtype
     one = dt.type(1.0)
     zero = dt.type(0.0)
-    acc = np.empty(R, dt)
-    da = np.empty(R, dt)
+    tiny = tiny_of(Wt)
+    acc = np.zeros(RP, dt)
+    DA = np.zeros((k, RP), dt)      # ∂V_t/∂a of each window step (back = 0 is step t)
+    slots = np.zeros(k, np.int64)   # ring slot of each window step
+    pslots = np.zeros(k, np.int64)  # ... and of its previous step
+    hvalid = np.zeros(k, np.uint8)  # the window step has a previous h (tau > 0)
+    G = np.empty((R, n) if lane_major else (n, RP), dt)   # the input weights' gradient, laid out as W
+    gU = np.empty((H, RP), dt)
+    gb = np.empty((1, RP), dt)
+    p16 = np.empty(16, dt)
     dh = np.empty(H, dt)
     dc = np.empty(H, dt)
-    gW = np.empty((n, R), dt)
-    gU = np.empty((H, R), dt)
-    gb = np.empty((1, R), dt)
     gh = np.empty((1, H), dt)
-    ptmp = np.empty(R, dt)
-    gsc = np.ones(R, dt)          # 2 on the g lanes (tanh via σ)
+    ptmp = np.empty(RP, dt)
+    gsc = np.ones(RP, dt)          # 2 on the g lanes (tanh via σ)
     for r in range(2 * H, 3 * H):
         gsc[r] = 2.0
     two_h = np.full(H, 2.0, dt)
@@ -120,27 +113,42 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
         b2 = rms_b2[b]
         omb2 = one - b2
         eps = rms_eps[b]
-        cring = compat_ring[b] != 0
-        cep = compat_traces[b] != 0
         for t in range(N):
             tt = t_step[b]
             slot = tt % K1
             ps = (tt - 1) % K1
             # ------------------------------------------------------------ forward (θ_t)
-            for r in range(R):
-                acc[r] = bi[0, r]
             for j in range(n):
-                xj = xs[t, j]
-                rx[slot, j] = xj
-                for r in range(R):
-                    acc[r] += W[j, r] * xj
+                rx[slot, j] = xs[t, j]
+            xr = rx[slot]
+            if not lane_major:          # input-major W [n, RP]: lane loops, the sum in input order
+                for r in range(RP):
+                    acc[r] = bi[0, r]
+                for j in range(n):
+                    xj = xr[j]
+                    for r in range(RP):
+                        acc[r] += W[j, r] * xj
+            for r in range(R if lane_major else 0):   # W·x as R dot products: 16 partial sums in a
+                for q in range(16):     # fixed order (vectorised, the same on every CPU)
+                    p16[q] = zero
+                for j0 in range(0, n16, 16):
+                    for q in range(16):
+                        p16[q] += W[r, j0 + q] * xr[j0 + q]
+                sr = zero
+                for q in range(16):
+                    sr += p16[q]
+                for j in range(n16, n):
+                    sr += W[r, j] * xr[j]
+                acc[r] = bi[0, r] + sr
+            for r in range(R if lane_major else RP, RP):
+                acc[r] = zero
             for u in range(H):
                 hu = rh[ps, u] if tt > 0 else zero
-                for r in range(R):
+                for r in range(RP):
                     acc[r] += Uw[u, r] * hu
             scaled_sigmoid(acc, acc, gsc, 0, R, ptmp, ebits, efloat)
             for u in range(H):
-                cn[u] = acc[H + u] * (rc[ps, u] if tt > 0 else zero) + acc[u] * acc[2 * H + u]
+                cn[u] = flush(acc[H + u] * (rc[ps, u] if tt > 0 else zero) + acc[u] * acc[2 * H + u], tiny)
             scaled_sigmoid(cn, tc, two_h, 0, H, ptmp, ebits, efloat)
             V = zero
             for r in range(R):
@@ -152,20 +160,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 rh[slot, u] = hn
                 V += wo[0, u] * hn
             out[b, t] = V
-            if cring and tt >= k:       # C's k-slot ring: the state before the window reads as h_t, c_t
-                old = (tt + 1) % K1     # = (tt - k) % K1, read only as the oldest window step's previous
-                for u in range(H):
-                    rc[old, u] = rc[slot, u]
-                    rh[old, u] = rh[slot, u]
             # ------------------------------------------------------------ truncated backward of V_t (θ_t)
-            for r in range(R):
-                gb[0, r] = zero
-            for j in range(n):
-                for r in range(R):
-                    gW[j, r] = zero
             for u in range(H):
-                for r in range(R):
-                    gU[u, r] = zero
                 dh[u] = wo[0, u]
                 dc[u] = zero
             depth = min(k, tt + 1)
@@ -173,6 +169,10 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 tau = tt - back
                 sl = tau % K1
                 pl = (tau - 1) % K1
+                slots[back] = sl
+                pslots[back] = pl
+                hvalid[back] = 1 if tau > 0 else 0
+                da = DA[back]
                 for u in range(H):
                     ig = rg[sl, u]
                     fg = rg[sl, H + u]
@@ -186,17 +186,6 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     da[2 * H + u] = dcu * ig * (one - gg * gg)
                     da[3 * H + u] = dh[u] * tcu * og * (one - og)
                     dc[u] = dcu * fg
-                for j in range(n):
-                    xj = rx[sl, j]
-                    for r in range(R):
-                        gW[j, r] += xj * da[r]
-                if tau > 0:
-                    for u in range(H):
-                        hu = rh[pl, u]
-                        for r in range(R):
-                            gU[u, r] += hu * da[r]
-                for r in range(R):
-                    gb[0, r] += da[r]
                 if back + 1 < depth:
                     for u in range(H):
                         s_ = zero
@@ -209,15 +198,42 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
             upd = tt > 0
             delta = cum[t] + cont[t] * V - v_old[b] if upd else zero
             gl = cont[t] * lm
-            if cep:
-                _td_step_compat(W, eW[b], vW[b], gW, gWp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step_compat(Uw, eU[b], vU[b], gU, gUp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step_compat(bi, eb[b], vb[b], gb, gbp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step_compat(wo, ew[b], vw[b], gh, gwp[b], delta, gl, upd, rms, a, b2, omb2, eps)
-            else:
-                _td_step(W, eW[b], vW[b], gW, delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps)
-                _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps)
+            if not lane_major:          # few inputs: accumulate the gradient window step by window step
+                for j in range(n):
+                    for r in range(RP):
+                        G[j, r] = zero
+                for back in range(depth):
+                    xb = rx[slots[back]]
+                    for j in range(n):
+                        xj = xb[j]
+                        for r in range(RP):
+                            G[j, r] += xj * DA[back, r]
+            for r in range(R if lane_major else 0):   # ĝ_W[r, :] = Σ_back DA[back, r]·x_back (long loops)
+                Gr = G[r]
+                for j in range(n):
+                    Gr[j] = zero
+                for back in range(depth):
+                    d = DA[back, r]
+                    xb = rx[slots[back]]
+                    for j in range(n):
+                        Gr[j] += xb[j] * d
+            _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            for u in range(H):          # ĝ_U, ĝ_b: window step by window step (small)
+                for r in range(RP):
+                    gU[u, r] = zero
+            for r in range(RP):
+                gb[0, r] = zero
+            for back in range(depth):
+                if hvalid[back]:
+                    hb = rh[pslots[back]]
+                    for u in range(H):
+                        hu = hb[u]
+                        for r in range(RP):
+                            gU[u, r] += hu * DA[back, r]
+                for r in range(RP):
+                    gb[0, r] += DA[back, r]
+            _td_step(Uw, eU[b], vU[b], gU, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            _td_step(bi, eb[b], vb[b], gb, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            _td_step(wo, ew[b], vw[b], gh, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             v_old[b] = V
             t_step[b] = tt + 1

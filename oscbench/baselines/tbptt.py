@@ -7,10 +7,10 @@ U(−1/√H, 1/√H) in that order. Every step t (a sliding window, not once per
 1. forward x_t with θ_t, V_t = w·h_t;
 2. ĝ_t = ∂V_t/∂θ backpropagated through the last ``truncation`` = k steps t−k+1 .. t with θ_t and the
    stored activations, h_{t−k} and c_{t−k} held constant (the ring keeps k + 1 steps so that they are
-   the right ones -- the reference code's k-slot ring is off by one, SPEC §6; ``compat_ring=True``
-   reproduces that bug for parity tests only: the oldest step of a full window then reads h_t, c_t);
-3. δ_t = c_t + γ_t·V_t − V_{t−1}; θ ← θ + step(δ_t·e_{t−1}); e_t = γ_t·λ·e_{t−1} + ĝ_t
-   (``compat_episode_traces=True``, parity only: C's order, θ ← θ + step(δ_t·(γ_t·λ·e + ĝ_{t−1}))).
+   the right ones -- the reference code's k-slot ring is off by one, SPEC §6; that bug is not
+   reproduced);
+3. δ_t = c_t + γ_t·V_t − V_{t−1}; θ ← θ + step(δ_t·e_{t−1}); e_t = γ_t·λ·e_{t−1} + ĝ_t (C's episode-trace
+   order, SPEC §9.2 item 4, is not reproduced).
 
 ``step`` is RMSProp (v ← β2·v + (1−β2)·g², θ += α·g/(√v + ε), v₀ = 1; the same α for every parameter,
 ``tbptt_rmsprop`` in the reference code) or plain SGD (``optimizer="sgd"``).
@@ -28,6 +28,7 @@ from oscbench.baselines.kernels_tbptt import tbptt_run
 from oscbench.benchmark import flops
 
 NAME = "tbptt"
+LANE_MAJOR_FROM = 64    # inputs from which the input weights are stored lane-major (faster for wide inputs)
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,6 @@ class TBPTTConfig:
     rms_eps: float
     dtype: str
     variant: str = NAME
-    compat_ring: bool = False
-    compat_episode_traces: bool = False
 
     @property
     def structure(self) -> tuple:
@@ -72,8 +71,6 @@ def tbptt_config(n_features: int, **hp: Any) -> TBPTTConfig:
         rms_beta2=hpm.real(NAME, "rms_beta2", merged["rms_beta2"], 0.0, 1.0, hi_open=True),
         rms_eps=hpm.real(NAME, "rms_eps", merged["rms_eps"], 0.0, 1.0, lo_open=True),
         dtype=np.dtype(hpm.dtype_of(NAME, merged["dtype"])).name,
-        compat_ring=hpm.flag(NAME, "compat_ring", merged["compat_ring"]),
-        compat_episode_traces=hpm.flag(NAME, "compat_episode_traces", merged["compat_episode_traces"]),
     )
 
 
@@ -84,8 +81,10 @@ class TBPTTState:
         Wt [B, n, 4H] (input-major), Ut [B, H, 4H], bias [B, 1, 4H], w_out [B, 1, H];
         eW / eU / eb / ew (eligibility traces) and vW / vU / vb / vw (RMSProp state), same shapes;
         ring_x [B, K1, n], ring_g [B, K1, 4H] (activated gates), ring_c / ring_tc / ring_h [B, K1, H];
-        t_step [B] (int64), v_old [B]; gWp / gUp / gbp / gwp (the last step's gradient, same shapes as
-        the parameters; used only with compat_episode_traces).
+        t_step [B] (int64), v_old [B].
+    These are views of what the kernel runs on (``_padded``): ``Wt``, ``eW``, ``vW`` of lane-major
+    ``[B, 4H, n]`` arrays when ``lane_major`` (n >= 64); the others, and those with fewer inputs, of the
+    first 4H lanes of arrays padded to a multiple of 8 lanes (the padding stays 0).
     """
 
     def __init__(self, configs: list[TBPTTConfig], seeds: list[int]) -> None:
@@ -95,9 +94,14 @@ class TBPTTState:
         dt = np.dtype(c0.dtype)
         B, n, H, K1 = len(configs), c0.n_features, c0.hidden, c0.truncation + 1
         R = 4 * H
-        self.Wt = np.empty((B, n, R), dt)
-        self.Ut = np.empty((B, H, R), dt)
-        self.bias = np.empty((B, 1, R), dt)
+        RP = -(-R // 8) * 8       # whole 256-bit float32 vectors (16 measured slower at H = 5)
+        self.lane_major = n >= LANE_MAJOR_FROM
+        P = {nm: np.zeros((B, rows, RP), dt) for nm, rows in (("Ut", H), ("bias", 1))}
+        P["Wt"] = np.zeros((B, R, n) if self.lane_major else (B, n, RP), dt)
+        P.update({f"e{nm[0]}" if nm != "bias" else "eb": np.zeros_like(P[nm]) for nm in ("Wt", "Ut", "bias")})
+        P.update({f"v{nm[0]}" if nm != "bias" else "vb": np.ones_like(P[nm]) for nm in ("Wt", "Ut", "bias")})
+        self._padded = P
+        self._lanes = R
         lim = 1.0 / np.sqrt(H)
         for b, seed in enumerate(self.seeds):
             rng = hpm.weight_rng(seed)
@@ -108,10 +112,7 @@ class TBPTTState:
             self.Ut[b] = Uw.reshape(R, H).T
             self.bias[b, 0] = bb.reshape(R)
         self.w_out = np.zeros((B, 1, H), dt)
-        self.eW, self.eU = np.zeros_like(self.Wt), np.zeros_like(self.Ut)
-        self.eb, self.ew = np.zeros_like(self.bias), np.zeros_like(self.w_out)
-        self.vW, self.vU = np.ones_like(self.Wt), np.ones_like(self.Ut)
-        self.vb, self.vw = np.ones_like(self.bias), np.ones_like(self.w_out)
+        self.ew, self.vw = np.zeros_like(self.w_out), np.ones_like(self.w_out)
         self.ring_x = np.zeros((B, K1, n), dt)
         self.ring_g = np.zeros((B, K1, R), dt)
         self.ring_c = np.zeros((B, K1, H), dt)
@@ -119,24 +120,36 @@ class TBPTTState:
         self.ring_h = np.zeros((B, K1, H), dt)
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
-        self.gWp, self.gUp = np.zeros_like(self.Wt), np.zeros_like(self.Ut)
-        self.gbp, self.gwp = np.zeros_like(self.bias), np.zeros_like(self.w_out)
         self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), (lambda c: c.optimizer == "rmsprop", np.uint8),
-                              ("rms_beta2", dt), ("rms_eps", dt), ("compat_ring", np.uint8),
-                              ("compat_episode_traces", np.uint8))
+                              ("rms_beta2", dt), ("rms_eps", dt))
+
+    def _view(self, name: str) -> np.ndarray:
+        if self.lane_major and name in ("Wt", "eW", "vW"):       # [B, 4H, n] in the kernel, [B, n, 4H] here
+            return self._padded[name].transpose(0, 2, 1)
+        return self._padded[name][:, :, :self._lanes]
+
+    Wt = property(lambda self: self._view("Wt"))
+    Ut = property(lambda self: self._view("Ut"))
+    bias = property(lambda self: self._view("bias"))
+    eW = property(lambda self: self._view("eW"))
+    eU = property(lambda self: self._view("eU"))
+    eb = property(lambda self: self._view("eb"))
+    vW = property(lambda self: self._view("vW"))
+    vU = property(lambda self: self._view("vU"))
+    vb = property(lambda self: self._view("vb"))
 
     @property
     def dtype(self) -> np.dtype:
-        return self.Wt.dtype
+        return self.w_out.dtype
 
     @property
     def n_runs(self) -> int:
-        return self.Wt.shape[0]
+        return self.w_out.shape[0]
 
     def advance(self, xs: np.ndarray, cum: np.ndarray, cont: np.ndarray, out: np.ndarray) -> None:
-        efloat, ebits = exp_scratch(self.Wt.shape[2], self.dtype)
-        tbptt_run(xs, cum, cont, out, self.Wt, self.Ut, self.bias, self.w_out, self.eW, self.eU, self.eb,
-                  self.ew, self.vW, self.vU, self.vb, self.vw, self.ring_x, self.ring_g, self.ring_c,
-                  self.ring_tc, self.ring_h, self.t_step, self.v_old, self.gWp, self.gUp, self.gbp,
-                  self.gwp, *self.hp, self.configs[0].truncation,
-                  efloat, ebits)
+        P = self._padded
+        efloat, ebits = exp_scratch(P["Ut"].shape[2], self.dtype)      # RP lanes
+        tbptt_run(xs, cum, cont, out, P["Wt"], P["Ut"], P["bias"], self.w_out, P["eW"], P["eU"], P["eb"],
+                  self.ew, P["vW"], P["vU"], P["vb"], self.vw, self.ring_x, self.ring_g, self.ring_c,
+                  self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
+                  int(self.lane_major), efloat, ebits)

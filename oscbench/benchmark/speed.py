@@ -1,17 +1,25 @@
 """Speed benchmarks (``oscbench speed``): steps per CPU-second, never a timed test.
 
-A *case* is a function ``case(scale: float) -> SpeedResult``; it compiles first (timed separately),
-then measures process CPU time (``time.process_time``) over a run sized by ``scale`` (1.0 = the
-documented size). Register cases with :func:`case`.
+A *case* is a function ``case(scale: float, long: bool) -> SpeedResult``; it compiles first (timed
+separately), then measures process CPU time (``time.process_time``) over a run sized by ``scale`` (1.0 =
+the documented size). ``long=True`` (``oscbench speed --long``) asks a learner case for a long run measured
+per segment (:attr:`SpeedResult.segments`), which shows whether speed holds over a whole run. Register
+cases with :func:`case`.
+
+Cases that declare ``flops_per_step`` (the paper's formula, :mod:`oscbench.benchmark.flops`) also
+report GFLOP/s and, measured in the same process, the single-threaded float32 GEMM rate of the core
+(:func:`gemm_rate`) and their ratio.
 """
 from __future__ import annotations
 
+import ctypes
+import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
-
-_CASES: dict[str, tuple[Callable[[float], "SpeedResult"], str]] = {}
+_CASES: dict[str, tuple[Callable[..., "SpeedResult"], str]] = {}
 
 
 @dataclass
@@ -26,6 +34,27 @@ class SpeedResult:
     unit: str = "steps"
     anchor: float | None = None      # reference figure in the same unit (e.g. the authors' C++)
     note: str = ""
+    flops_per_step: int | None = None    # the paper's formula for one step of one run
+    gemm_gflops: float | None = None     # 1-thread float32 GEMM rate of this core, same process
+    gemm_kernel: str = ""                # the BLAS kernel that ran it (e.g. OpenBLAS "Haswell")
+    segments: list[float] = field(default_factory=list)   # steps per CPU-second of each segment (--long)
+    subnormals: int | None = None        # subnormal floats in the learner's state at the end
+
+    @property
+    def gflops(self) -> float | None:
+        if not self.flops_per_step:
+            return None
+        return self.per_cpu_second * self.flops_per_step / 1e9
+
+    @property
+    def share_of_gemm(self) -> float | None:
+        g = self.gflops
+        return None if g is None or not self.gemm_gflops else g / self.gemm_gflops
+
+    @property
+    def last_over_first(self) -> float | None:
+        """Rate of the last segment over the first (1.0 = speed held over the whole run)."""
+        return self.segments[-1] / self.segments[0] if len(self.segments) > 1 and self.segments[0] > 0 else None
 
     @property
     def per_cpu_second(self) -> float:
@@ -35,15 +64,63 @@ class SpeedResult:
         d = asdict(self)
         d["per_cpu_second"] = self.per_cpu_second
         d["ratio_to_anchor"] = None if not self.anchor else self.per_cpu_second / self.anchor
+        d["gflops"] = self.gflops
+        d["share_of_gemm"] = self.share_of_gemm
+        d["last_over_first"] = self.last_over_first
         return d
 
 
-def case(name: str, description: str) -> Callable[[Callable[[float], SpeedResult]], Callable[[float], SpeedResult]]:
-    """Decorator registering a speed case under ``name``."""
-    def deco(fn: Callable[[float], SpeedResult]) -> Callable[[float], SpeedResult]:
+def case(name: str, description: str) -> Callable[[Callable[..., SpeedResult]], Callable[..., SpeedResult]]:
+    """Decorator registering a speed case ``fn(scale, long) -> SpeedResult`` under ``name``."""
+    def deco(fn: Callable[..., SpeedResult]) -> Callable[..., SpeedResult]:
         _CASES[name] = (fn, description)
         return fn
     return deco
+
+
+# -- the core's own limit: single-threaded float32 GEMM --------------------------------------------
+def _openblas_symbols() -> tuple[Callable | None, Callable | None]:
+    """(set_num_threads, get_corename) of the OpenBLAS that numpy loaded, found through ctypes."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return None, None
+    for path in sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps))):
+        lib = ctypes.CDLL(path)
+        setn = getn = None
+        for pre in ("scipy_openblas", "openblas"):
+            for suf in ("64_", ""):
+                setn = setn or getattr(lib, f"{pre}_set_num_threads{suf}", None)
+                getn = getn or getattr(lib, f"{pre}_get_corename{suf}", None)
+        if setn is not None:
+            if getn is not None:
+                getn.restype = ctypes.c_char_p
+            return setn, getn
+    return None, None
+
+
+@lru_cache(maxsize=1)
+def gemm_rate(n: int = 1024, reps: int = 7) -> tuple[float, str]:
+    """(GFLOP/s, BLAS kernel) of numpy's float32 ``n×n @ n×n`` on one thread: the best of ``reps`` runs
+    (2n³ FLOPs each, process CPU time). Measured once per process. OpenBLAS is limited to one thread
+    through its own API (``OPENBLAS_CORETYPE``, when set, chooses the kernel reported here)."""
+    import numpy as np
+
+    setn, getn = _openblas_symbols()
+    if setn is not None:
+        setn(1)
+    kernel = getn().decode() if getn is not None else "unknown BLAS (thread count not limited)"
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        c0 = time.process_time()
+        a @ b
+        best = min(best, time.process_time() - c0)
+    return 2 * n ** 3 / max(best, 1e-9) / 1e9, kernel
 
 
 def measure(fn: Callable[[], int]) -> tuple[int, float, float]:
@@ -65,22 +142,38 @@ def _load_cases() -> None:
                 raise
 
 
+def long_capable(name: str) -> bool:
+    """Whether case ``name`` has a long, per-segment mode (its function takes ``long``)."""
+    import inspect
+
+    return "long" in inspect.signature(_CASES[name][0]).parameters
+
+
 def available_cases() -> dict[str, str]:
     """name -> description of every registered case."""
     _load_cases()
     return {k: d for k, (_, d) in _CASES.items()}
 
 
-def run_cases(names: list[str] | None = None, scale: float = 1.0) -> list[SpeedResult]:
-    """Run the named cases (all when None) and return their results."""
+def run_cases(names: list[str] | None = None, scale: float = 1.0, long: bool = False) -> list[SpeedResult]:
+    """Run the named cases (all when None) and return their results (``long``: see the module docs)."""
     _load_cases()
     from oscbench.errors import ConfigError
 
-    names = names or list(_CASES)
+    names = names or [n for n in _CASES if not long or long_capable(n)]
     unknown = [n for n in names if n not in _CASES]
     if unknown:
         raise ConfigError(f"unknown speed case(s) {unknown}; choose from {sorted(_CASES)}.")
-    return [_CASES[n][0](scale) for n in names]
+    if long and [n for n in names if not long_capable(n)]:
+        raise ConfigError(f"case(s) {[n for n in names if not long_capable(n)]} have no long mode; drop --long or "
+                          f"choose from {[n for n in _CASES if long_capable(n)]}.")
+    results = []
+    for n in names:
+        r = _CASES[n][0](scale, long=True) if long else _CASES[n][0](scale)
+        if r.flops_per_step:
+            r.gemm_gflops, r.gemm_kernel = gemm_rate()
+        results.append(r)
+    return results
 
 
 def format_table(results: list[SpeedResult]) -> str:
@@ -90,6 +183,14 @@ def format_table(results: list[SpeedResult]) -> str:
         anchor = f"{r.anchor:,.0f}" if r.anchor else "-"
         rows.append(f"{r.name:<28}{r.per_cpu_second:>14,.0f}{anchor:>12}{ratio:>8}{r.compile_seconds:>11.2f}  {r.unit}"
                     + (f"  ({r.note})" if r.note else ""))
+        if r.gflops is not None:
+            share = f"{r.share_of_gemm:.1%}" if r.share_of_gemm is not None else "-"
+            rows.append(f"{'':<4}{r.flops_per_step:,} FLOPs/step (paper's formula): {r.gflops:.2f} GFLOP/s = {share} "
+                        f"of 1-thread float32 GEMM ({r.gemm_gflops:.1f} GFLOP/s, OpenBLAS kernel {r.gemm_kernel})")
+        if r.segments:
+            seg = " ".join(f"{x / 1e3:,.0f}k" for x in r.segments)
+            rows.append(f"{'':<4}per segment: {seg}; last/first {r.last_over_first:.2f}; "
+                        f"subnormals in the state at the end: {r.subnormals}")
     return "\n".join(rows)
 
 
