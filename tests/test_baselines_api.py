@@ -245,3 +245,12 @@ def test_speed_cases_are_registered_with_the_cpp_anchors():
     (res,) = speed.run_cases(["hybrid-batched-32"], scale=0.0)       # the smallest run: 32 x 20,000 steps
     assert res.anchor == anchors["hybrid-batched-32"] and res.unit == "learner-steps"
     assert res.steps == 32 * 20_000 and res.cpu_seconds > 0 and res.compile_seconds >= 0
+
+
+def test_the_baseline_names_have_one_meaning():
+    """The evaluator knows the baselines by name without importing their kernels: the same names."""
+    from oscbench.baselines import NAMES
+    from oscbench.benchmark.loading import BASELINE_NAMES
+    from oscbench.leaderboard.ownership import REFERENCE_LEARNERS
+
+    assert BASELINE_NAMES == tuple(NAMES) and REFERENCE_LEARNERS is BASELINE_NAMES

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from oscbench.baselines import make_batched, make_learner
-from oscbench.baselines.bench import subnormal_count
+from oscbench.benchmark.learner_speed import subnormal_count
 from oscbench.benchmark import flops
 from oscbench.cli import cli
 

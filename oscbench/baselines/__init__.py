@@ -18,7 +18,7 @@ Hyper-parameters (unknown or invalid ones raise :class:`oscbench.errors.ConfigEr
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from oscbench.baselines.batched import NAMES, BatchedLearner, ReferenceLearner, make_batched
 from oscbench.baselines.configs import reference_config
@@ -45,4 +45,4 @@ def make_learner(name: str, n_features: int, *, seed: int, **hp: Any) -> Referen
     """One run of reference learner ``name`` (``hybrid | columnar | constructive | tbptt``)."""
     if name not in BASELINES:
         raise ConfigError(f"unknown reference learner {name!r}; choose one of {', '.join(BASELINES)}.")
-    return BASELINES[name](n_features, seed=seed, **hp)
+    return cast(ReferenceLearner, BASELINES[name](n_features, seed=seed, **hp))

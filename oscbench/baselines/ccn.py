@@ -214,7 +214,8 @@ class CCNState:
         """Run the compiled kernel over the chunk (arrays already validated and of the right dtype)."""
         c0 = self.configs[0]
         efloat, ebits = exp_scratch(-(-4 * c0.n_columns // 16) * 16, self.dtype)
-        ccn_run(xs, cum, cont, out, self.theta, self.in_mean, self.in_var, self.in_istd, self.h, self.c,
+        ccn_run(xs, cum, cont, out,  # type: ignore[call-arg]  # numba dispatcher: typed by its signature at run time
+                self.theta, self.in_mean, self.in_var, self.in_istd, self.h, self.c,
                 self.out_mu, self.out_nu, self.w_out, self.b_out, self.e_w, self.e_b, self.s_w, self.s_b,
                 self.TH, self.TC, self.E, self.RS, self.t_step, self.v_old, *self.hp,
                 c0.n_features, c0.columns_per_stage, c0.n_columns, efloat, ebits)

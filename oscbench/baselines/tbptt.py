@@ -149,7 +149,8 @@ class TBPTTState:
     def advance(self, xs: np.ndarray, cum: np.ndarray, cont: np.ndarray, out: np.ndarray) -> None:
         P = self._padded
         efloat, ebits = exp_scratch(P["Ut"].shape[2], self.dtype)      # RP lanes
-        tbptt_run(xs, cum, cont, out, P["Wt"], P["Ut"], P["bias"], self.w_out, P["eW"], P["eU"], P["eb"],
+        tbptt_run(xs, cum, cont, out,  # type: ignore[call-arg]  # numba dispatcher: typed by its signature at run time
+                  P["Wt"], P["Ut"], P["bias"], self.w_out, P["eW"], P["eU"], P["eb"],
                   self.ew, P["vW"], P["vU"], P["vb"], self.vw, self.ring_x, self.ring_g, self.ring_c,
                   self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
                   int(self.lane_major), efloat, ebits)

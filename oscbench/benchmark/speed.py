@@ -134,7 +134,7 @@ def _load_cases() -> None:
     # importing these modules registers their cases
     import importlib
 
-    for mod in ("oscbench.baselines.bench",):
+    for mod in ("oscbench.benchmark.learner_speed",):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:  # a part of the suite not installed yet

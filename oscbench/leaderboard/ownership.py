@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-REFERENCE_LEARNERS = ("hybrid", "constructive", "columnar", "tbptt")
+from oscbench.benchmark.loading import BASELINE_NAMES as REFERENCE_LEARNERS
 
 
 def _round(v: Any) -> Any:
