@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     digest = reference_sha256()
     code = Path(oscbench.baselines.__file__).parent
     oscbench_cmd = [sys.executable, "-m", "oscbench"]
-    total_cpu, t0 = 0.0, time.perf_counter()
+    total_cpu, total_learner_cpu, t0 = 0.0, 0.0, time.perf_counter()
     print(f"reference code digest {digest} ({code}); task {task.id}, preset {preset.name}, seeds {seeds_text}")
 
     for learner in args.learners:
@@ -133,13 +133,19 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: submitting {learner} failed (exit code {done.returncode}); the previous entry is kept.")
         for _, backup in moved:
             backup.unlink()
+        # the learners run in their own processes (forked by the evaluator's fork server, not waited for
+        # by this script): their CPU time is what the evaluator measured, in the records
+        learner_cpu = sum(float(r["timing"]["cpu_seconds"]) for r in E.read_entry(target)["records"])
+        total_learner_cpu += learner_cpu
+        print(f"{learner}: {learner_cpu:.1f} CPU-s in the learner processes (records' timing.cpu_seconds)")
         if learner == "tbptt":
             entry = E.read_entry(target)
             mean = sum(r["metrics"]["final_error"] for r in entry["records"]) / len(entry["records"])
             ref = (preset.reference or {}).get("final_error")
             print(f"T-BPTT mean final error {mean!r}; {task.source} [presets.{preset.name}.reference] final_error = "
                   f"{ref!r}" + ("" if ref is None or ref == mean else " -- update it so records' relative_error follows the new code"))
-    print(f"done: {total_cpu:.1f} CPU-s in child processes, {time.perf_counter() - t0:.0f} s wall; now run "
+    print(f"done: {total_cpu:.1f} CPU-s in the oscbench commands + {total_learner_cpu:.1f} CPU-s in the learner "
+          f"processes, {time.perf_counter() - t0:.0f} s wall; now run "
           f"`oscbench leaderboard build --root {args.root}` and commit {args.root}")
     return 0
 
