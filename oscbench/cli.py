@@ -439,7 +439,7 @@ def sweep_cmd(learner, task, preset, grid, sweep_file, seeds, n_seeds, hp_pairs,
 @click.option("--hp-file", type=click.Path(path_type=Path), default=None, help="TOML file of hyper-parameters.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def check_cmd(learner, task, hp_pairs, hp_file, as_json) -> None:
-    from oscbench.benchmark.audit import check_learner
+    from oscbench.benchmark.check import check_learner
     from oscbench.benchmark.loading import collect_hyperparameters
 
     report = check_learner(learner, task=task, hyperparameters=collect_hyperparameters(hp_pairs, hp_file))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from oscbench.benchmark import metrics, tasks
+from oscbench.benchmark import metrics, streams, tasks
 from oscbench.benchmark.records import new_record, stream_figures, write_record
 from oscbench.errors import DataError
 
@@ -25,7 +25,7 @@ SOURCE = hashlib.sha256(b"fixture learner source").hexdigest()
 def _dataset_block(task_id: str, seed: int, steps: int, game: str | None) -> dict[str, Any]:
     task = tasks.get_task(task_id)
     if task.kind == "trace-patterning":
-        return dict(tasks.open_stream(task, game=None, seed=seed, n_steps=steps).dataset)
+        return dict(streams.open_stream(task, game=None, seed=seed, n_steps=steps).dataset)
     from oscbench.leaderboard.validation import registry_digest
 
     ds_id = task.dataset_id.format(game=game)

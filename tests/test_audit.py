@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oscbench.benchmark.audit import check_learner, random_chunk_sizes, run_audit
+from oscbench.benchmark.audit import random_chunk_sizes, run_audit
+from oscbench.benchmark.check import check_learner
 from oscbench.benchmark.evaluator import evaluate
 from oscbench.benchmark.records import validate_record
 from oscbench.datasets.trace_patterning import TracePatterningStream

@@ -255,11 +255,11 @@ from tests.test_evaluator_atari import PASS, pong_file  # noqa: E402,F401 - the 
 def test_atari_stream_offset_shifts_the_looped_pass(pong_file) -> None:  # noqa: F811
     import numpy as np
 
-    from oscbench.benchmark import tasks
+    from oscbench.benchmark import streams, tasks
     from oscbench.datasets.format import DatasetFile
 
     k, n = 4321, PASS + 2000
-    src = tasks.open_stream(tasks.get_task("atari-v1"), game="Pong", seed=0, n_steps=n, dataset=pong_file, offset=k)
+    src = streams.open_stream(tasks.get_task("atari-v1"), game="Pong", seed=0, n_steps=n, dataset=pong_file, offset=k)
     chunks = list(src.chunks(n, 1000))
     assert [c.start for c in chunks][:3] == [0, 1000, 2000] and sum(len(c) for c in chunks) == n
     with DatasetFile(pong_file) as f:

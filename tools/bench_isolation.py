@@ -25,6 +25,7 @@ from oscbench.benchmark import (
     loading,
     metrics,
     protocol,
+    streams,
     tasks,
 )
 
@@ -67,7 +68,7 @@ def run_wall(learner: str, steps: int, isolate: bool, task: str = "trace-pattern
 
 def snapshot_share(learner: str, steps: int) -> tuple[float, float, int]:
     t = tasks.get_task("trace-patterning-v1")
-    source = tasks.open_stream(t, game=None, seed=0, n_steps=steps)
+    source = streams.open_stream(t, game=None, seed=0, n_steps=steps)
     loaded = loading.load_learner(learner)
     lr = loaded.build(source.n_features, 0, loaded.hyperparameters(t.kind, steps, {}))
     run_s = snap_s = 0.0

@@ -1,4 +1,4 @@
-"""The causality and determinism audit, and the conformance checks of ``oscbench check``.
+"""The causality and determinism audit (the conformance checks of ``oscbench check`` are :mod:`oscbench.benchmark.check`).
 
 Audit (before every scored run), on the first ``prefix_steps`` steps of the run's own stream:
 
@@ -17,13 +17,13 @@ sizes come from a fixed RNG (seed 0), so the audit itself is reproducible.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 
 import numpy as np
 
-from oscbench.benchmark.guard import LearnerFault, run_checked, step_checked
+from oscbench.benchmark.guard import LearnerFault
 from oscbench.datasets.stream import StepChunk
 
 AUDIT_CHUNK_SEED = 0
@@ -223,145 +223,3 @@ class WholeRunCheck:
         return {"isolated": isolated, "snapshots": snap, "whole_run_causality": self.status,
                 "whole_run_checks": int(self.done), "whole_run_replay_steps": int(self.replayed_steps),
                 "leaderboard_eligible": bool(isolated and host.snapshot_error is None and self.status == "passed")}
-
-
-# -- oscbench check ----------------------------------------------------------------------------------
-@dataclass
-class Check:
-    name: str
-    status: str          # "ok" | "FAIL" | "skip"
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status:<5} {self.name:<12} {self.detail}"
-
-
-@dataclass
-class CheckReport:
-    learner: str
-    task: str
-    checks: list[Check]
-
-    @property
-    def ok(self) -> bool:
-        return all(c.status != "FAIL" for c in self.checks)
-
-    def lines(self) -> list[str]:
-        return [c.line() for c in self.checks]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"learner": self.learner, "task": self.task, "ok": self.ok,
-                "checks": [asdict(c) for c in self.checks]}
-
-
-def _flops_value(learner: Any) -> tuple[int | None, str]:
-    fn = getattr(learner, "flops_per_step", None)
-    if not callable(fn):
-        return None, "the learner has no flops_per_step() method"
-    try:
-        v = fn()
-    except Exception as err:  # noqa: BLE001
-        return None, f"flops_per_step() raised {type(err).__name__}: {err}"
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        return None, f"flops_per_step() returned {v!r}; it must return a positive int"
-    return int(v), ""
-
-
-def check_learner(spec: Any, *, task: str = "trace-patterning-v1", hyperparameters: Mapping[str, Any] | None = None,
-                  seed: int = 0, dataset: Any = None) -> CheckReport:
-    """Conformance checks a researcher runs before submitting; one :class:`Check` per line.
-
-    load, construct, protocol, flops (declared, within the task's budget), step (a float per step),
-    run (shape [N], finite; skipped without ``run``), causality and determinism (the audit).
-    """
-    from oscbench.benchmark import loading, tasks
-
-    t, games = tasks.resolve(task)
-    checks: list[Check] = []
-    name = spec if isinstance(spec, str) else getattr(spec, "__qualname__", repr(spec))
-    report = CheckReport(str(name), task, checks)
-
-    def skip_rest(names: list[str]) -> CheckReport:
-        checks.extend(Check(n, "skip", "needs the checks above") for n in names)
-        return report
-
-    later = ["construct", "protocol", "flops", "step", "run", "causality", "determinism"]
-    try:
-        loaded = loading.load_learner(spec)
-    except Exception as err:  # noqa: BLE001 - report, do not crash
-        checks.append(Check("load", "FAIL", str(err)))
-        return skip_rest(later)
-    checks.append(Check("load", "ok", f"{loaded.spec} -> {loaded.name}" +
-                        (f" ({loaded.source_path})" if loaded.source_path else "")))
-    preset = t.presets.get("smoke") or next(iter(t.presets.values()))
-    n_audit = t.audit_prefix_steps
-    try:
-        source = tasks.open_stream(t, game=games[0], seed=seed, n_steps=max(n_audit, 1), dataset=dataset)
-        prefix = next(iter(source.chunks(n_audit, n_audit)))
-        hp = loaded.hyperparameters(t.kind, preset.steps, hyperparameters or {})
-
-        def build() -> Any:
-            return loaded.build(source.n_features, seed, hp)
-
-        learner = build()
-    except LearnerFault as f:
-        checks.append(Check("construct", "FAIL", f.message))
-        return skip_rest(later[1:])
-    except Exception as err:  # noqa: BLE001
-        checks.append(Check("construct", "FAIL", f"{type(err).__name__}: {err}"))
-        return skip_rest(later[1:])
-    checks.append(Check("construct", "ok", f"{type(learner).__name__}({source.n_features} features, seed={seed}"
-                        + "".join(f", {k}={v!r}" for k, v in hp.items()) + ")"))
-
-    has_step = callable(getattr(learner, "step", None))
-    has_run = callable(getattr(learner, "run", None))
-    if not has_step:
-        checks.append(Check("protocol", "FAIL", "no step(x, cumulant, continuation) method"))
-    else:
-        checks.append(Check("protocol", "ok", "step() and flops_per_step()" + (" and run()" if has_run else "; no run(), step() is used")))
-    flops, why = _flops_value(learner)
-    if flops is None:
-        checks.append(Check("flops", "FAIL", why))
-    elif t.over_budget(flops):
-        checks.append(Check("flops", "FAIL", f"declares {flops:,} FLOPs/step, over {t.id}'s budget of {t.budget_flops:,}"))
-    else:
-        checks.append(Check("flops", "ok", f"declares {flops:,} FLOPs/step, within {t.id}'s budget of {t.budget_flops:,}"))
-    if not has_step:
-        return skip_rest(["step", "run", "causality", "determinism"])
-
-    n_try = min(100, len(prefix))
-    try:
-        fresh = build()
-        for i in range(n_try):
-            step_checked(fresh, i, np.array(prefix.observations[i]), prefix.cumulants[i], prefix.continuations[i])
-        checks.append(Check("step", "ok", f"a finite float on each of {n_try} steps"))
-    except LearnerFault as f:
-        checks.append(Check("step", "FAIL", f.message))
-    if has_run:
-        try:
-            out = run_checked(build(), 0, prefix.observations, prefix.cumulants, prefix.continuations)
-            checks.append(Check("run", "ok", f"shape ({len(out)},), finite, on {len(out)} steps"))
-        except LearnerFault as f:
-            checks.append(Check("run", "FAIL", f.message))
-    else:
-        checks.append(Check("run", "skip", "no run(); the evaluator calls step() per step (slower)"))
-    if any(c.status == "FAIL" for c in checks):
-        return skip_rest(["causality", "determinism"])
-    from oscbench.benchmark.isolation import LocalHost
-
-    try:
-        audit = run_audit(LocalHost(build), prefix, max_chunk=t.audit_max_chunk)
-    except LearnerFault as f:
-        checks.append(Check("causality", "FAIL", f.message))
-        return skip_rest(["determinism"])
-    for name_, status in (("causality", audit.causality), ("determinism", audit.determinism)):
-        if status == "passed":
-            detail = (f"same seed, same {audit.prefix_steps} predictions" if name_ == "determinism" else
-                      f"one chunk == step by step == {audit.n_chunks} chunks of 1..{audit.max_chunk} steps, "
-                      f"on {audit.prefix_steps} steps")
-            checks.append(Check(name_, "ok", detail))
-        elif status == "failed":
-            checks.append(Check(name_, "FAIL", audit.message))
-        else:
-            checks.append(Check(name_, "skip", "needs determinism"))
-    return report

@@ -5,7 +5,7 @@ up-front refusal (unknown task, preset or learner, bad hyper-parameters, a decla
 the task's budget: nothing runs then). :func:`run_one` executes one spec anywhere (this process, a
 Dask worker); :func:`evaluate` plans and runs the specs one after another. One run:
 
-1. open the run's stream (:func:`oscbench.benchmark.tasks.open_stream`; trace patterning: the stream
+1. open the run's stream (:func:`oscbench.benchmark.streams.open_stream`; trace patterning: the stream
    of seed s, Atari: the fixed recorded pass, looped);
 2. start the learner's host (:mod:`oscbench.benchmark.isolation`): by default a child process that
    sees only observations, cumulants and continuations; targets and scoring stay here;
@@ -35,7 +35,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, tasks
+from oscbench.benchmark import checkpoint, isolation, loading, metrics, records, streams, tasks
 from oscbench.benchmark.audit import WholeRunCheck, run_audit
 from oscbench.benchmark.guard import LearnerFault, check_predictions
 from oscbench.benchmark.seeds import resolve_seeds
@@ -190,10 +190,10 @@ class RunSpec:
             return tasks.custom_task(self.dataset, self.budget)
         return tasks.get_task(self.task)
 
-    def open_stream(self, t: tasks.Task) -> tasks.StreamSource:
+    def open_stream(self, t: tasks.Task) -> streams.StreamSource:
         """The stream this run scores on."""
         seed = 0 if t.seed_policy == "learner-only" else (self.seed if self.stream_seed is None else self.stream_seed)
-        return tasks.open_stream(t, game=self.game, seed=seed, n_steps=self.steps, dataset=self.dataset,
+        return streams.open_stream(t, game=self.game, seed=seed, n_steps=self.steps, dataset=self.dataset,
                                  offset=self.stream_offset)
 
     @property
@@ -413,12 +413,12 @@ def plan(learner: str | Callable[..., Any], task: str | None = "trace-patterning
     # fixed (recorded) streams: open and verify every game's file before anything runs
     first_source = None
     for g in (games if t.seed_policy == "learner-only" else []):
-        first_source = tasks.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0),
+        first_source = streams.open_stream(t, game=g, seed=0, n_steps=steps, dataset=_pick_dataset(dataset, t, g, 0),
                                          offset=stream_offset)
     if first_source is None:
         s0 = stream_seed(seed_list[0])
         s0 = seed_list[0] if s0 is None else s0
-        first_source = tasks.open_stream(t, game=games[0], seed=s0, n_steps=steps,
+        first_source = streams.open_stream(t, game=games[0], seed=s0, n_steps=steps,
                                          dataset=_pick_dataset(dataset, t, games[0], s0), offset=stream_offset)
     if isinstance(learner, str):
         learner_spec, blob, obj = learner, None, None
@@ -504,7 +504,7 @@ _NO_RESUME_TOLD: set[str] = set()
 
 
 def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.LoadedLearner, hp: dict[str, Any],
-             source: tasks.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
+             source: streams.StreamSource, out: Path | None, progress: bool | ProgressFn) -> RunOutcome:
     game, preset_label, steps, seed = spec.game, spec.preset_label, spec.steps, spec.seed
     ref = _reference(p, steps, game)
     record: Any = records.new_record(t, preset=preset_label, game=game, dataset=source.dataset, seed=seed,
@@ -534,7 +534,7 @@ def _run_one(t: tasks.Task, spec: RunSpec, p: tasks.Preset, loaded: loading.Load
 class _Run:
     """One run's drive: build, audit (or resume from a checkpoint), run and score, checkpoint."""
 
-    def __init__(self, t: tasks.Task, spec: RunSpec, record: dict[str, Any], source: tasks.StreamSource,
+    def __init__(self, t: tasks.Task, spec: RunSpec, record: dict[str, Any], source: streams.StreamSource,
                  out: Path | None, progress: bool | ProgressFn, ref: float | None, bin_steps: int) -> None:
         self.t, self.spec, self.record, self.source, self.out, self.ref = t, spec, record, source, out, ref
         self.bin_steps = bin_steps
@@ -678,7 +678,7 @@ def _learner_ref(spec: RunSpec) -> bytes | str | None:
     return str(Path(m.group(1)).expanduser().resolve()) + (m.group(2) or "") if m else spec.learner
 
 
-def _check_features(chunk: Any, source: tasks.StreamSource) -> None:
+def _check_features(chunk: Any, source: streams.StreamSource) -> None:
     if chunk.observations.shape[1] != source.n_features:
         raise DataError(f"the stream yields {chunk.observations.shape[1]} features but declares {source.n_features}; "
                         "regenerate the dataset.")

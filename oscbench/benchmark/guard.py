@@ -103,3 +103,17 @@ def run_checked(learner: Any, start: int, xs: np.ndarray, cumulants: np.ndarray,
     for i in range(n):
         preds[i] = step_checked(learner, start + i, xs[i], cumulants[i], continuations[i])
     return preds
+
+
+def declared_flops(learner: Any) -> tuple[int | None, str]:
+    """The learner's declared ``flops_per_step()`` as a positive int, or (None, why it is not one)."""
+    fn = getattr(learner, "flops_per_step", None)
+    if not callable(fn):
+        return None, "the learner has no flops_per_step() method"
+    try:
+        v = fn()
+    except Exception as err:  # noqa: BLE001
+        return None, f"flops_per_step() raised {type(err).__name__}: {err}"
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+        return None, f"flops_per_step() returned {v!r}; it must return a positive int"
+    return int(v), ""

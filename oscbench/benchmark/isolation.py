@@ -99,11 +99,11 @@ class LocalHost:
     # -- the interface ------------------------------------------------------------------------------
     def build(self) -> int:
         """A fresh learner; returns its declared FLOPs per step (LearnerFault when it has none)."""
-        from oscbench.benchmark.audit import _flops_value
+        from oscbench.benchmark.guard import declared_flops
 
         self.learner = call("the factory", 0, "building the learner", self.make)
         self.state = None
-        flops, why = _flops_value(self.learner)
+        flops, why = declared_flops(self.learner)
         if flops is None:
             raise LearnerFault(None, why)
         return flops

@@ -521,10 +521,10 @@ def stream_figures(task_id: str, game: str | None, seed: int, steps: int) -> dic
     step up to ``steps``; DataError when the stream is not available here."""
     import numpy as np
 
-    from oscbench.benchmark import tasks
+    from oscbench.benchmark import streams, tasks
 
     task = tasks.get_task(task_id)
-    source = tasks.open_stream(task, game=game, seed=seed, n_steps=steps)
+    source = streams.open_stream(task, game=game, seed=seed, n_steps=steps)
     window = task.window(steps)
     target = np.empty(window)
     full = np.empty(window)

@@ -74,10 +74,10 @@ def _mixed(records: Sequence[Mapping[str, Any]], what: str, key, fix: str) -> li
 @lru_cache(maxsize=256)
 def _generated_dataset(task_id: str, seed: int, steps: int) -> tuple[str, str, str]:
     """(id, sha256, params JSON) of the generated stream a run of ``task_id`` with ``seed`` reads."""
-    from oscbench.benchmark import tasks
+    from oscbench.benchmark import streams, tasks
 
     task = tasks.get_task(task_id)
-    ds = tasks.open_stream(task, game=None, seed=seed, n_steps=steps).dataset
+    ds = streams.open_stream(task, game=None, seed=seed, n_steps=steps).dataset
     return ds["id"], ds["sha256"], _canon(ds["params"])
 
 

@@ -318,10 +318,10 @@ def _heldout(spec: str, entry: Mapping[str, Any], records: Sequence[Mapping[str,
 
 def _pass_length(entry: Mapping[str, Any], game: str | None) -> int:
     """Stored steps of the recorded pass a looped stream of ``game`` reads."""
-    from oscbench.benchmark import tasks
+    from oscbench.benchmark import streams, tasks
     from oscbench.datasets.format import DatasetFile
 
-    src = tasks.open_stream(tasks.get_task(entry["task"]["id"]), game=game, seed=0, n_steps=1)
+    src = streams.open_stream(tasks.get_task(entry["task"]["id"]), game=game, seed=0, n_steps=1)
     with DatasetFile(src.dataset["path"], verify=False) as f:
         return f.n_steps
 
@@ -376,7 +376,7 @@ def prefix_curve(spec: str, record: Mapping[str, Any], n_bins: int = PREFIX_BINS
     stream, fresh learner, chunk size (:func:`oscbench.benchmark.evaluator.default_chunk_steps` of the
     run's length: the per-bin sums are added chunk by chunk, so their last bits depend on it) and scoring
     arithmetic (:class:`oscbench.benchmark.metrics.RunScorer`) as the evaluator."""
-    from oscbench.benchmark import loading, metrics, protocol, tasks
+    from oscbench.benchmark import loading, metrics, protocol, streams, tasks
     from oscbench.benchmark.evaluator import default_chunk_steps
 
     t = tasks.get_task(record["task"]["id"])
@@ -384,7 +384,7 @@ def prefix_curve(spec: str, record: Mapping[str, Any], n_bins: int = PREFIX_BINS
     steps = min(record["steps"], n_bins * bin_steps)
     seed = record["seed"]
     stream_seed = record["dataset"].get("seed") if t.seed_policy == "shared" else 0
-    source = tasks.open_stream(t, game=record["task"].get("game"), seed=stream_seed if stream_seed is not None else seed,
+    source = streams.open_stream(t, game=record["task"].get("game"), seed=stream_seed if stream_seed is not None else seed,
                                n_steps=record["steps"])
     learner = loading.load_learner(spec).build(source.n_features, seed, record["learner"]["hyperparameters"])
     scorer = metrics.RunScorer(steps, steps, bin_steps, t.running_window, t.running_every, t.running_offset)
