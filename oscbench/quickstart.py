@@ -26,7 +26,7 @@ TASK = "trace-patterning-v1"
 PRESET = "smoke"
 LEARNERS = ("hybrid", "tbptt")
 DEFAULT_SEEDS = 3
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "linear_td.py"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "linear_td.py"
 EXAMPLE_ENTRY_NAME = "linear TD (example)"
 
 

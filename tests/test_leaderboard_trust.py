@@ -325,7 +325,7 @@ def test_regenerate_references_tool_is_resumable_and_records_its_command(tmp_pat
            "--root", str(tmp_path / "lb"), "--runs", str(tmp_path / "runs")]
     first = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "tbptt: 3 run(s) in" in first.stdout and "CPU-s in child processes" in first.stdout
+    assert "tbptt: 3 run(s) in" in first.stdout and "CPU-s in the learner processes" in first.stdout
     (path, entry), = E.iter_entries(tmp_path / "lb")
     assert reference_kind(entry) == "tbptt" and entry["code"]["source_sha256"] == reference_sha256()
     assert entry["command"].startswith("python tools/regenerate_references.py --learners tbptt")
