@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import shared_dir
+from atari_fixtures import policy_file
 from oscbench.cli import cli
 from oscbench.datasets import kinds
 from oscbench.datasets.format import DatasetFile, bound_attrs, bound_digest, decode_attrs
 from oscbench.datasets.generate import generate_trace_patterning
 from oscbench.errors import DataError
 
-PONG_LOG = shared_dir() / "atari" / "policies" / "PongNoFrameskip-v4.txt"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def pong(tmp_path_factory):
     from oscbench.datasets.atari.dataset import write_replay
     from oscbench.datasets.atari.generate import replay_policy
 
-    rep, digest, name = replay_policy("atari/Pong-v1", PONG_LOG, n_steps=3000)
+    rep, digest, name = replay_policy("atari/Pong-v1", policy_file("Pong"), n_steps=3000)
     return write_replay(rep, tmp_path_factory.mktemp("atari") / "Pong-v1.h5", dataset_id="atari/Pong-v1",
                         policy_file=name, policy_sha256=digest)
 
