@@ -285,3 +285,36 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_the_printed_command_continu
     got = [read_record(p) for p in sorted(out.glob("*.json"))]
     assert sorted(r["seed"] for r in got) == [0, 1, 2, 3]
     _assert_same_records([by_seed[r["seed"]] for r in got], got)
+
+
+def test_a_worker_without_the_atari_data_downloads_and_verifies_it_itself(tmp_path):
+    """Data where the workers are: a worker whose data directory lacks the game fetches the log from its
+    mirror, generates and verifies the dataset there, and scores the same run as the client would."""
+    from atari_fixtures import policies_dir
+
+    from oscbench.datasets import local, paths
+
+    mirror = policies_dir("Pong")
+    local.download("atari/Pong-v1", mirror=mirror, progress=False)       # the client's own copy (planning)
+    worker_data = tmp_path / "worker-data"
+    env = _env(str(REPO))
+    env.update(OSCBENCH_DATA=str(worker_data), OSCBENCH_MIRROR=str(mirror))
+    sched, address = _scheduler(tmp_path, env)
+    procs = [sched, _worker(address, env)]
+    try:
+        remote = evaluate("hybrid", task="atari-v1/Pong", seeds=[0], n_steps=3000, scheduler=address, progress=False)
+    finally:
+        _stop(procs)
+    assert (worker_data / "atari" / "Pong-v1.h5").is_file()                # fetched and generated on the worker
+    assert not paths.dataset_path("atari/Pong-v1").resolve().is_relative_to(worker_data.resolve())
+    (rec,) = remote.records
+    assert rec["status"] == "ok", rec["failure"]
+    assert rec["dataset"]["path"].startswith(str(worker_data))             # the digests were checked there
+    serial = evaluate("hybrid", task="atari-v1/Pong", seeds=[0], n_steps=3000, progress=False)
+
+    def same_but_where(r: dict) -> dict:      # each machine names its own copy of the (identical) file
+        c = _comparable(r)
+        c["dataset"] = {k: v for k, v in c["dataset"].items() if k != "path"}
+        return c
+
+    assert [same_but_where(r) for r in serial.records] == [same_but_where(r) for r in remote.records]

@@ -190,6 +190,18 @@ class RunSpec:
             return tasks.custom_task(self.dataset, self.budget)
         return tasks.get_task(self.task)
 
+    def fetch_data(self, t: tasks.Task) -> None:
+        """Where the run executes (a Dask worker with a data directory of its own): download and verify
+        the recorded dataset of an Atari run when it is not there yet ($OSCBENCH_MIRROR, else upstream;
+        the registry's digests decide, as for any download). Generated streams need nothing."""
+        if t.kind != "atari" or self.dataset is not None:
+            return
+        from oscbench.datasets import local, paths
+
+        did = t.dataset_id.format(game=t.check_game(self.game))
+        if not paths.dataset_path(did).is_file():
+            local.download(did, progress=False)
+
     def open_stream(self, t: tasks.Task) -> streams.StreamSource:
         """The stream this run scores on."""
         seed = 0 if t.seed_policy == "learner-only" else (self.seed if self.stream_seed is None else self.stream_seed)
@@ -490,6 +502,7 @@ def execute(spec: RunSpec, *, progress: bool | ProgressFn = False) -> RunOutcome
     t = spec.task_object()
     p = t.preset(spec.preset)
     loaded = spec.load()
+    spec.fetch_data(t)
     source = spec.open_stream(t)
     out = Path(spec.out) if spec.out is not None else None
     outcome = _run_one(t, spec, p, loaded, dict(spec.hyperparameters), source, out, progress)
