@@ -138,7 +138,7 @@ def test_learning_curve_panels_show_a_ci_band_and_the_best_constant():
     from scipy import stats
 
     from leaderboard_fixtures import make_records
-    from oscbench.benchmark.plots import curve_band, learning_curve_figure
+    from oscbench.benchmark.plots import learning_curve_figure, smoothed_band
 
     a = make_records(3, 0.4, name="a", noise=0.3)
     b = make_records(4, 0.9, name="b", noise=0.3)
@@ -152,7 +152,7 @@ def test_learning_curve_panels_show_a_ci_band_and_the_best_constant():
         assert np.allclose(dashed[0].get_ydata(), want)
         assert len(ax.collections) == 1                   # the CI band
     # the band, independently: trailing means of 5 bins, then mean ± t(0.975, n-1)·sd/√n over runs
-    x, mean, lo, hi = curve_band(b, smooth_bins=5)
+    x, mean, lo, hi = smoothed_band(b, smooth_bins=5)
     ys = np.array([r["curve"]["mse"] for r in b])
     sm = np.array([[ys[i, max(0, j - 4):j + 1].mean() for j in range(ys.shape[1])] for i in range(len(ys))])
     half = stats.t.ppf(0.975, len(b) - 1) * sm.std(axis=0, ddof=1) / np.sqrt(len(b))

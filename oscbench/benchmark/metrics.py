@@ -308,12 +308,20 @@ def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, lo, hi
 
 
-def mean_curve(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(bin end steps, mean MSE over runs, 95% band low, high) of the ok runs with the first run's bins
-    (:func:`curve_band`)."""
+def stacked_curves(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(bin end steps ``[bins]``, curves ``[runs, bins]``) of the ok runs whose bins are the first ok
+    run's (same bin width and length); empty arrays when no run finished."""
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:
-        return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros((0, 0))
     b, steps = ok[0]["curve"]["bin_steps"], ok[0]["steps"]
     ys = np.array([r["curve"]["mse"] for r in ok if r["curve"]["bin_steps"] == b and r["steps"] == steps])
-    return (bin_ends(steps, b), *curve_band(ys))
+    return bin_ends(steps, b), ys
+
+
+def mean_curve(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bin end steps, mean MSE over runs, 95% band low, high) of :func:`stacked_curves` (:func:`curve_band`)."""
+    x, ys = stacked_curves(records)
+    if not len(ys):
+        return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
+    return (x, *curve_band(ys))

@@ -11,9 +11,10 @@ from oscbench._atomic import atomic_path
 from oscbench.benchmark import metrics
 
 
-def curve_band(runs: Sequence[Mapping[str, Any]], level: float = 0.95, smooth_bins: int = 1
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(bin end steps, mean MSE, CI low, CI high) over the ok runs with the first run's bins.
+def smoothed_band(runs: Sequence[Mapping[str, Any]], level: float = 0.95, smooth_bins: int = 1
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bin end steps, mean MSE, CI low, CI high) of :func:`oscbench.benchmark.metrics.stacked_curves`,
+    for reading a plot (the leaderboard's bands are :func:`oscbench.benchmark.metrics.curve_band`).
 
     Each run's curve is first averaged over a trailing window of ``smooth_bins`` bins (a bin's error
     depends on how many trials it happens to hold); the band is a Student-t interval on the mean over
@@ -21,12 +22,9 @@ def curve_band(runs: Sequence[Mapping[str, Any]], level: float = 0.95, smooth_bi
     """
     from scipy import stats
 
-    ok = [r for r in runs if r["status"] == "ok"]
-    if not ok:
+    x, ys = metrics.stacked_curves(runs)
+    if not len(ys):
         return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
-    b, steps = ok[0]["curve"]["bin_steps"], ok[0]["steps"]
-    ys = np.array([r["curve"]["mse"] for r in ok if r["curve"]["bin_steps"] == b and r["steps"] == steps])
-    x = np.minimum(np.arange(1, ys.shape[1] + 1) * b, steps)
     k = max(1, min(int(smooth_bins), ys.shape[1]))
     if k > 1:
         c = np.cumsum(np.pad(ys, ((0, 0), (1, 0))), axis=1)
@@ -77,7 +75,7 @@ def learning_curve_figure(records: Sequence[Mapping[str, Any]], *, title: str | 
     for k, ((_task, game, _preset, name, _), runs) in enumerate(groups.items()):
         ax = axes[k // cols][k % cols]
         n_bins = len(runs[0]["curve"]["mse"])
-        x, mean, lo, hi = curve_band(runs, smooth_bins=max(1, n_bins // 20))
+        x, mean, lo, hi = smoothed_band(runs, smooth_bins=max(1, n_bins // 20))
         color = f"C{k % 10}"
         ax.plot(x, mean, color=color, linewidth=1.3, label="mean over seeds")
         ax.fill_between(x, lo, hi, color=color, alpha=0.25, linewidth=0, label="95% CI")
