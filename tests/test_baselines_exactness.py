@@ -20,6 +20,7 @@ import pytest
 from baselines_reference import RefNet, lstm_bptt, lstm_forward
 
 from oscbench.baselines import make_learner
+from oscbench.baselines.kernels_column import LANE_MAJOR_FROM
 
 EPS_FD = 1e-6
 
@@ -39,7 +40,7 @@ def _setup(T, U, sps, same, n=5, stage=None, n_steps=None, seed=3, norm_floor="v
     W, u, b = [], [], []
     for k in range(T):
         p = st.column_params(0, k)
-        p["W"][...] = rng.uniform(-1.2, 1.2, p["W"].shape)
+        p["W"][...] = rng.uniform(-1.2, 1.2, p["W"].shape) * np.sqrt(5 / n)   # wide inputs: gates not saturated
         p["u"][...] = rng.uniform(-1.5, 1.5, 4)
         p["b"][...] = rng.uniform(-0.5, 0.5, 4)
         W.append(p["W"].copy())
@@ -66,11 +67,13 @@ def _kernel_traces(L, xs, t0):
     return THs, Es, np.array(Vs)
 
 
-def _trace_to_params(tr, ref, stage, kk):
-    """The kernel's [R, LW] trace rows for the stage's kk-th column → (W [4, m], u [4], b [4])."""
+def _trace_to_params(tr, ref, stage, kk, lane_major):
+    """The kernel's traces ([lanes, rows] when lane-major, else [rows, lanes]) of the stage's kk-th
+    column → (W [4, m], u [4], b [4])."""
     m = ref.m(stage * ref.U)
     lanes = slice(4 * kk, 4 * kk + 4)
-    return tr[2:2 + m, lanes].T, tr[0, lanes], tr[1, lanes]
+    tr = tr if lane_major else tr.T
+    return tr[lanes, 2:2 + m], tr[lanes, 0], tr[lanes, 1]
 
 
 def _fd(ref, xs, stage, t0):
@@ -109,20 +112,23 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-CASES = [  # (T, U, steps_per_stage, same_step, norm_floor)
-    (1, 1, 10_000, False, "variance"),     # a single column
-    (3, 3, 10_000, False, "variance"),     # columnar
-    (4, 1, 60, False, "variance"),         # constructive: the 4th stage learns, reading 3 frozen columns
-    (6, 2, 60, False, "variance"),         # hybrid, one-step lag between stages
-    (6, 2, 60, True, "variance"),          # hybrid, same-step stages
-    (4, 1, 60, False, "sigma"),            # P's σ-floor (SPEC §11.5): unfloored statistics
-    (6, 2, 60, True, "sigma"),
+CASES = [  # (T, U, steps_per_stage, same_step, norm_floor, n inputs)
+    (1, 1, 10_000, False, "variance", 5),     # a single column
+    (3, 3, 10_000, False, "variance", 5),     # columnar
+    (4, 1, 60, False, "variance", 5),         # constructive: the 4th stage learns, reading 3 frozen columns
+    (6, 2, 60, False, "variance", 5),         # hybrid, one-step lag between stages
+    (6, 2, 60, True, "variance", 5),          # hybrid, same-step stages
+    (4, 1, 60, False, "sigma", 5),            # P's σ-floor (SPEC §11.5): unfloored statistics
+    (6, 2, 60, True, "sigma", 5),
+    (6, 3, 60, False, "variance", 66),        # wide inputs: the lane-major layout (LANE_MAJOR_FROM)
+    (3, 1, 60, True, "sigma", 66),
 ]
 
 
-@pytest.mark.parametrize("T,U,sps,same,floor", CASES)
-def test_rtrl_traces_equal_finite_differences(T, U, sps, same, floor):
-    L, ref, xs, stage, t0 = _setup(T, U, sps, same, norm_floor=floor)
+@pytest.mark.parametrize("T,U,sps,same,floor,n", CASES)
+def test_rtrl_traces_equal_finite_differences(T, U, sps, same, floor, n):
+    L, ref, xs, stage, t0 = _setup(T, U, sps, same, n=n, norm_floor=floor)
+    assert L.state.lane_major == (n >= LANE_MAJOR_FROM)
     THs, Es, V = _kernel_traces(L, xs, t0)
     H0, V0, _ = ref.run(xs)
     assert _rel(V, V0[:, 0]) < 1e-12                     # the forward passes agree
@@ -130,8 +136,8 @@ def test_rtrl_traces_equal_finite_differences(T, U, sps, same, floor):
     n_checked = 0
     for t in range(t0, len(xs)):
         for ci, k in enumerate(cols):
-            Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci)
-            We, ue, be = _trace_to_params(Es[t], ref, stage, ci)
+            Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci, L.state.lane_major)
+            We, ue, be = _trace_to_params(Es[t], ref, stage, ci, L.state.lane_major)
             kern_h, kern_v, fd_h, fd_v = [], [], [], []
             for p, (cj, kind, q, j) in enumerate(index):
                 if cj != ci:
@@ -149,9 +155,9 @@ def test_rtrl_traces_equal_finite_differences(T, U, sps, same, floor):
     assert n_checked >= 50 * len(cols)
 
 
-@pytest.mark.parametrize("T,U,sps,same,floor", CASES)
-def test_rtrl_traces_equal_full_bptt(T, U, sps, same, floor):
-    L, ref, xs, stage, t0 = _setup(T, U, sps, same, norm_floor=floor)
+@pytest.mark.parametrize("T,U,sps,same,floor,n", CASES)
+def test_rtrl_traces_equal_full_bptt(T, U, sps, same, floor, n):
+    L, ref, xs, stage, t0 = _setup(T, U, sps, same, n=n, norm_floor=floor)
     THs, Es, _ = _kernel_traces(L, xs, t0)
     _, _, rec = ref.run(xs, record=True)
     cols = list(range(stage * ref.U, min((stage + 1) * ref.U, ref.T)))
@@ -160,12 +166,12 @@ def test_rtrl_traces_equal_full_bptt(T, U, sps, same, floor):
             seed = np.zeros(ref.T)
             seed[k] = 1.0
             gW, gu, gb = ref.bptt(rec, t, t0, stage, seed)
-            Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci)
+            Wt, ut, bt = _trace_to_params(THs[t], ref, stage, ci, L.state.lane_major)
             assert _rel(np.concatenate([Wt.ravel(), ut, bt]), np.concatenate([gW[k].ravel(), gu[k], gb[k]])) < 1e-9
         # ∂V(t)/∂θ: seed w_k/√ν_k on every column (output statistics constant)
         gW, gu, gb = ref.bptt(rec, t, t0, stage, ref.w / np.sqrt(np.maximum(rec[t]["nu"], ref.floor)))
         for ci, k in enumerate(cols):
-            We, ue, be = _trace_to_params(Es[t], ref, stage, ci)
+            We, ue, be = _trace_to_params(Es[t], ref, stage, ci, L.state.lane_major)
             assert _rel(np.concatenate([We.ravel(), ue, be]), np.concatenate([gW[k].ravel(), gu[k], gb[k]])) < 1e-9
 
 

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from oscbench.baselines import hparams as hpm
-from oscbench.baselines.kernels_column import ccn_run, exp_scratch
+from oscbench.baselines.kernels_column import LANE_MAJOR_FROM, ccn_run, exp_scratch, stage_rows
 from oscbench.benchmark import flops
 from oscbench.errors import ConfigError
 
@@ -63,7 +63,7 @@ NORM_FLOORS = ("variance", "sigma")
 
 
 def padded_lanes(columns_per_stage: int) -> int:
-    """Lanes per stage: 4 per column, rounded up to a multiple of 16 (full vectors) beyond 8."""
+    """Lanes per stage in the rows-major layout: 4 per column, rounded up to a multiple of 16 beyond 8."""
     lanes = 4 * columns_per_stage
     return lanes if lanes <= 8 else -(-lanes // 16) * 16
 
@@ -153,11 +153,13 @@ def ccn_config(variant: str, n_features: int, **hp: Any) -> CCNConfig:
 class CCNState:
     """The state of B column-network runs of one structure (arrays with a leading run dimension).
 
-    Attributes (``S`` stages, ``R = M + 2`` parameter rows, ``LW >= 4U`` lanes; see
-    :mod:`oscbench.baselines.kernels_column` for the layout):
-        theta [B, S, R, LW], in_mean / in_var / in_istd [B, S, M], h / c [B, T],
+    Attributes (``S`` stages; a stage's parameters are ``LANES x ROWS`` -- see
+    :mod:`oscbench.baselines.kernels_column` for the two layouts):
+        theta [B, S, LANES, ROWS] when ``lane_major`` (n_features >= LANE_MAJOR_FROM) else
+        [B, S, ROWS, LANES]; in_mean / in_var / in_istd [B, S, M], h / c [B, T],
         out_mu / out_nu / w_out / e_w / s_w [B, T], b_out / e_b / s_b [B],
-        TH / TC / E / RS [B, R, LW] (the learning stage's RTRL traces, eligibility traces, RMSProp state),
+        TH / TC / E / RS: a stage's shape without S (the learning stage's RTRL traces, eligibility
+        traces, RMSProp state),
         t_step [B] (int64, steps done), v_old [B] (the last prediction).
     """
 
@@ -168,12 +170,18 @@ class CCNState:
         dt = np.dtype(c0.dtype)
         B, S, T, U, M = len(configs), c0.n_stages, c0.n_columns, c0.columns_per_stage, c0.max_inputs
         R, LW = M + 2, padded_lanes(U)
-        theta = np.zeros((B, S, R, LW), dt)
+        self.lane_major = c0.n_features >= LANE_MAJOR_FROM
+        shape = (4 * U, int(stage_rows(c0.n_features, S - 1, U))) if self.lane_major else (R, LW)
+        theta = np.zeros((B, S, *shape), dt)
         for b, seed in enumerate(self.seeds):
+            # initial weights: U(-0.01, 0.01) drawn as [stage, row, lane (padded)]; real parameters kept
             draw = hpm.weight_rng(seed).uniform(-0.01, 0.01, size=(S, R, LW))
-            for s in range(S):     # keep only real parameters; padding stays 0
+            for s in range(S):
                 rows, lanes = c0.n_features + s * U + 2, 4 * min(U, T - s * U)
-                theta[b, s, :rows, :lanes] = draw[s, :rows, :lanes]
+                if self.lane_major:
+                    theta[b, s, :lanes, :rows] = draw[s, :rows, :lanes].T
+                else:
+                    theta[b, s, :rows, :lanes] = draw[s, :rows, :lanes]
         self.theta = theta
         self.in_mean = np.zeros((B, S, M), dt)
         self.in_var = np.ones((B, S, M), dt)
@@ -191,10 +199,10 @@ class CCNState:
         self.e_b = np.zeros(B, dt)
         self.s_w = np.ones((B, T), dt)
         self.s_b = np.ones(B, dt)
-        self.TH = np.zeros((B, R, LW), dt)
-        self.TC = np.zeros((B, R, LW), dt)
-        self.E = np.zeros((B, R, LW), dt)
-        self.RS = np.ones((B, R, LW), dt)
+        self.TH = np.zeros((B, *shape), dt)
+        self.TC = np.zeros((B, *shape), dt)
+        self.E = np.zeros((B, *shape), dt)
+        self.RS = np.ones((B, *shape), dt)
         self.t_step = np.zeros(B, np.int64)
         self.v_old = np.zeros(B, dt)
         self.hp = hpm.per_run(configs, ("step_size", dt), ("lam", dt), ("beta", dt), ("var_floor", dt),
@@ -218,7 +226,7 @@ class CCNState:
                 self.theta, self.in_mean, self.in_var, self.in_istd, self.h, self.c,
                 self.out_mu, self.out_nu, self.w_out, self.b_out, self.e_w, self.e_b, self.s_w, self.s_b,
                 self.TH, self.TC, self.E, self.RS, self.t_step, self.v_old, *self.hp,
-                c0.n_features, c0.columns_per_stage, c0.n_columns, efloat, ebits)
+                c0.n_features, c0.columns_per_stage, c0.n_columns, int(self.lane_major), efloat, ebits)
 
     # -- views used by the tests and by analysis code -------------------------------------------
     def stage_of(self, run: int = 0) -> int:
@@ -233,4 +241,6 @@ class CCNState:
         m = c.n_features + s * c.columns_per_stage
         lanes = slice(4 * kk, 4 * kk + 4)
         th = self.theta[run, s]
-        return {"W": th[2:2 + m, lanes].T, "u": th[0, lanes], "b": th[1, lanes]}
+        if not self.lane_major:
+            th = th.T
+        return {"W": th[lanes, 2:2 + m], "u": th[lanes, 0], "b": th[lanes, 1]}

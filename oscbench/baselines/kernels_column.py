@@ -5,19 +5,19 @@ Runs are processed one after the other (run-outer, step-inner), so each run's st
 inside a step, the loops run over contiguous *lanes* and vectorise without fast-math.
 
 Per-run layout (``S`` stages, ``U`` columns per stage, ``T`` columns, ``n`` raw inputs,
-``M = n + (S-1)·U``):
+``M = n + (S-1)·U``, ``LS = 4U`` lanes, ``RP`` rows):
 
-* ``theta[s, r, l]`` -- the parameters of stage s's columns. Lane ``l = 4·k' + q`` is gate q of the
-  stage's k'-th column (q: 0 = i, 1 = f, 2 = o, 3 = g). Row 0 holds the recurrent weights u_q,
-  row 1 the biases b_q, row ``2 + j`` the input weights W_{q,j} of the stage's j-th incoming signal
+* ``theta[s, l, r]`` -- the parameters of stage s's columns, **lane-major**: lane ``l = 4·k' + q`` is
+  gate q of the stage's k'-th column (q: 0 = i, 1 = f, 2 = o, 3 = g); row 0 holds its recurrent weight
+  u_q, row 1 its bias b_q, row ``2 + j`` its input weight W_{q,j} for the stage's j-th incoming signal
   (j < n: raw input j; j >= n: the output h of column j - n, an earlier-stage column). Stage s has
-  ``m_s = n + s·U`` incoming signals; rows ``m_s + 2 ..`` are padding, and so are the lanes beyond
-  4·(columns of the stage): the lane count ``LW`` is rounded up to a multiple of 16 (beyond 8) so that
-  the lane loops run on full vectors (padded parameters, traces and coefficients stay 0).
+  ``m_s = n + s·U`` incoming signals; rows ``m_s + 2 .. RP`` are padding (0), ``RP`` = M + 2 rounded up
+  to a multiple of 16, so that the loops over a lane's rows -- the long, contiguous ones -- run on
+  full vectors. A stage's loops run over its rows rounded up to 16 (:func:`stage_rows`).
 * Input statistics ``in_mean / in_var / in_istd [s, j]``: all columns of a stage start, learn and
   freeze together and see the same signals, so their per-column statistics (SPEC §3.2) are equal;
   one copy per stage is kept.
-* RTRL traces ``TH, TC [r, l]`` (∂h/∂θ, ∂c/∂θ), eligibility traces ``E`` and RMSProp state ``RS``
+* RTRL traces ``TH, TC [l, r]`` (∂h/∂θ, ∂c/∂θ), eligibility traces ``E`` and RMSProp state ``RS``
   exist only for the learning stage; they are reset to (0, 0, 0, 1) when a stage begins.
 
 Speed devices (none changes what is computed beyond float rounding):
@@ -36,6 +36,13 @@ Speed devices (none changes what is computed beyond float rounding):
   choice of the learner's arithmetic (portable and the same on every CPU), not a CPU mode.
 * exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
   float32 and float64); tanh(a) = 2σ(2a) − 1.
+* The learning stage's pre-activations are dot products over a lane's rows (:func:`lane_dot`), the one
+  place compiled with re-association allowed (``fastmath={"reassoc"}``): LLVM then sums them in vector
+  partial sums whose number follows the CPU's vector width. Every other loop is elementwise or sums in
+  a fixed order, with no fast-math and no fused multiply-add. So a run is bit-reproducible on one
+  machine (``step``, ``run`` and batched runs give identical predictions), and may differ in the last
+  bits between CPUs of different vector widths; verification compares bitwise only on the same
+  compiled target (see :mod:`oscbench.leaderboard.verify`).
 """
 from __future__ import annotations
 
@@ -46,6 +53,7 @@ from numba import njit
 
 
 
+LANE_MAJOR_FROM = 64    # raw inputs from which a stage's parameters are stored lane-major (module docs)
 TINY32 = 2.0 ** -100     # flush threshold of float32 state (see the module docs)
 TINY64 = 2.0 ** -900     # ... and of float64 state
 
@@ -130,14 +138,14 @@ def matvec_acc(W, s, r0, z, z0, n_rows, acc, l0, a0, L):  # pragma: no cover - c
 
 
 @njit(cache=True, error_model="numpy")
-def build_effective(th, mean, istd, weff, beff, s, n, U, T):  # pragma: no cover - compiled
+def build_effective(th, mean, istd, weff, beff, s, n, U, T, by_lane):  # pragma: no cover - compiled
     """Fold stage s's (constant) input statistics into its effective weights: lanes 4sU.. of weff[0], beff."""
     m = n + s * U
     ncol = min(U, T - s * U)
     L = 4 * ncol
     l0 = 4 * s * U
     for l in range(L):
-        beff[l0 + l] = th[s, 1, l]
+        beff[l0 + l] = th[s, l, 1] if by_lane else th[s, 1, l]
     for j in range(weff.shape[1]):
         for l in range(L):
             weff[0, j, l0 + l] = 0.0
@@ -145,12 +153,12 @@ def build_effective(th, mean, istd, weff, beff, s, n, U, T):  # pragma: no cover
         sj = istd[s, j]
         mj = mean[s, j]
         for l in range(L):
-            w = th[s, 2 + j, l] * sj
+            w = (th[s, l, 2 + j] if by_lane else th[s, 2 + j, l]) * sj
             weff[0, j, l0 + l] = w
             beff[l0 + l] -= w * mj
     for kk in range(ncol):          # own recurrent weights act on the raw h_{t-1} of row n + k
         for q in range(4):
-            weff[0, n + s * U + kk, l0 + 4 * kk + q] = th[s, 0, 4 * kk + q]
+            weff[0, n + s * U + kk, l0 + 4 * kk + q] = th[s, 4 * kk + q, 0] if by_lane else th[s, 0, 4 * kk + q]
 
 
 @njit(cache=True, error_model="numpy")
@@ -164,8 +172,9 @@ def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps, tiny):  # pragma: no co
 
 @njit(cache=True, inline="always")
 def _rtrl_advance(trc, trh, coef, r, l, tiny):  # pragma: no cover - compiled
-    """The exact RTRL advance of one trace entry: TC ← F·TC + KC·TH + GC·D, TH ← PHI·TC' + KH·TH + HO·D
-    (coefficients ``coef[q, l]``, see ccn_run); stores both (flushed) and returns the new TH."""
+    """Rows-major: the exact RTRL advance of one trace entry, TC ← F·TC + KC·TH + GC·D,
+    TH ← PHI·TC' + KH·TH + HO·D (coefficients ``coef[q, l]``, see ccn_run); stores both (flushed) and
+    returns the new TH."""
     A = trh[r, l]
     tcn = coef[0, l] * trc[r, l] + coef[1, l] * A + coef[4, l] * coef[7, l]
     trc[r, l] = flush(tcn, tiny)
@@ -174,12 +183,73 @@ def _rtrl_advance(trc, trh, coef, r, l, tiny):  # pragma: no cover - compiled
     return thn
 
 
+@njit(cache=True)
+def stage_rows(n_inputs, stage, cols_per_stage):  # pragma: no cover - compiled
+    """Rows a stage's lane loops run over: its m_s + 2 parameter rows rounded up to a multiple of 16."""
+    return -(-(n_inputs + stage * cols_per_stage + 2) // 16) * 16
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def lane_dot(w, z, n):  # pragma: no cover - compiled
+    """Σ_{r < n} w[r]·z[r], summed in vector partial sums (re-association allowed here only; see module docs)."""
+    acc = w.dtype.type(0.0)
+    for r in range(np.uint64(n)):
+        acc += w[r] * z[r]
+    return acc
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def rtrl_lane(w, trc, trh, el, rs, D, nr, f, kc, phi, kh, gc, ho, sc, delta, gl, upd, rms, a, b2, omb2, eps,
+              tiny):  # pragma: no cover - compiled
+    """One lane of the learning stage over its rows r < nr, in one pass per row:
+
+    (a) the exact RTRL advance from θ_t and this step's inputs ``D[r]`` (ẑ, with h_{t-1} in row 0 and
+    1 in row 1): TC ← F·TC + KC·TH + GC·D, TH ← PHI·TC' + KH·TH + HO·D; (b) θ += step(δ_t·e_{t-1});
+    (c) e_t = γ_t λ e_{t-1} + SCALE·TH (the coefficients are the lane's; see ccn_run).
+    """
+    nr = np.uint64(nr)     # unsigned: no negative-index wrap-around code, so the loops vectorise
+    if upd and rms:
+        for r in range(nr):
+            A = trh[r]
+            d = D[r]
+            tcn = flush(f * trc[r] + kc * A + gc * d, tiny)
+            trc[r] = tcn
+            thn = flush(phi * tcn + kh * A + ho * d, tiny)
+            trh[r] = thn
+            ev = el[r]
+            g_ = delta * ev
+            sv = flush(b2 * rs[r] + omb2 * g_ * g_, tiny)
+            rs[r] = sv
+            w[r] += a * g_ / (np.sqrt(sv) + eps)
+            el[r] = flush(gl * ev + sc * thn, tiny)
+    elif upd:
+        for r in range(nr):
+            A = trh[r]
+            d = D[r]
+            tcn = flush(f * trc[r] + kc * A + gc * d, tiny)
+            trc[r] = tcn
+            thn = flush(phi * tcn + kh * A + ho * d, tiny)
+            trh[r] = thn
+            ev = el[r]
+            w[r] += a * (delta * ev)
+            el[r] = flush(gl * ev + sc * thn, tiny)
+    else:
+        for r in range(nr):
+            A = trh[r]
+            d = D[r]
+            tcn = flush(f * trc[r] + kc * A + gc * d, tiny)
+            trc[r] = tcn
+            thn = flush(phi * tcn + kh * A + ho * d, tiny)
+            trh[r] = thn
+            el[r] = flush(gl * el[r] + sc * thn, tiny)
+
+
 @njit(cache=True, error_model="numpy")
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
             e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
             alpha, lam, beta, var_floor, use_rms, rms_b2, rms_eps, sps, same_step, sigma_floor,
-            n_inputs, cols_per_stage, n_cols, efloat, ebits):  # pragma: no cover - compiled
+            n_inputs, cols_per_stage, n_cols, lane_major, efloat, ebits):  # pragma: no cover - compiled
     """Advance B runs over the N steps ``xs[N, n]``, ``cum[N]``, ``cont[N]``; write V into ``out[B, N]``.
 
     State arrays carry a leading run dimension B and are updated in place; hyper-parameter arrays
@@ -193,7 +263,8 @@ def ccn_run(xs, cum, cont, out,
     B = theta.shape[0]
     S = theta.shape[1]
     M = in_mean.shape[2]
-    LW = theta.shape[3]
+    by_lane = lane_major != 0           # theta [B, S, lanes, rows] (wide inputs) or [B, S, rows, lanes]
+    NL = theta.shape[2] if by_lane else theta.shape[3]     # lanes of a stage (4U, padded when rows-major)
     U = cols_per_stage
     T = n_cols
     n = n_inputs
@@ -205,14 +276,15 @@ def ccn_run(xs, cum, cont, out,
     z = np.zeros(n + T, dt)             # incoming signals [x_t, h]
     hp = np.empty(T, dt)                # h_{t-1}
     cp = np.empty(T, dt)                # c_{t-1}
-    zhat = np.zeros(M, dt)              # the learning stage's normalised inputs
+    zfull = np.zeros(theta.shape[3] if by_lane else theta.shape[2], dt)  # the learning stage's row inputs:
+    #                                   [h_{t-1}(k), 1, ẑ, 0 …] (row 0 is set per column)
     A4 = -(-4 * T // 16) * 16           # lanes of the whole network, padded to full vectors
     acc = np.zeros(A4, dt)              # pre-activations, then gate values, of every lane
     tcs = np.empty(T, dt)               # tanh(c_t)
     onorm = np.empty((2, T), dt)        # 1/sqrt(nu_k), hhat_k
-    coef = np.zeros((8, LW), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
-    accx = np.zeros(LW, dt)             # the learning stage's pre-activations (padded lanes)
-    hp_lane = np.zeros(LW, dt)          # h_{t-1} of each lane's column (learning stage)
+    coef = np.zeros((8, NL), dt)        # per lane of the learning stage: F, KC, PHI, KH, GC, HO, SCALE, D
+    accx = np.zeros(NL, dt)             # rows-major: the learning stage's pre-activations (padded lanes)
+    hp_lane = np.zeros(NL, dt)          # rows-major: h_{t-1} of each lane's column
     ptmp = np.empty(A4, dt)
     weff = np.zeros((1, n + T, A4), dt)
     beff = np.zeros(A4, dt)
@@ -251,14 +323,14 @@ def ccn_run(xs, cum, cont, out,
         s_start = t_step[b] // S_len
         for s in range(S):
             if s != s_start:
-                build_effective(th, mean, istd, weff, beff, s, n, U, T)
+                build_effective(th, mean, istd, weff, beff, s, n, U, T, by_lane)
         for t in range(N):
             tt = t_step[b]
             s_cur = tt // S_len
             s_prev = (tt - 1) // S_len
             switching = tt > 0 and s_prev != s_cur
             if switching and s_prev < S:     # the finished stage now runs on effective weights (θ_t)
-                build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
+                build_effective(th, mean, istd, weff, beff, s_prev, n, U, T, by_lane)
             for j in range(n):
                 z[j] = xs[t, j]
             for k in range(T):
@@ -290,15 +362,24 @@ def ccn_run(xs, cum, cont, out,
                     m = n + s * U
                     L = 4 * min(U, T - s * U)
                     la = 4 * s * U
+                    zfull[1] = one
                     for j in range(m):
-                        zhat[j] = (z[j] - mean[s, j]) * istd[s, j]
-                    for l in range(L):
-                        hp_lane[l] = hp[s * U + l // 4]
-                    for l in range(LW):       # all (padded) lanes: full-width vectors; padding is 0
-                        accx[l] = th[s, 1, l] + th[s, 0, l] * hp_lane[l]
-                    matvec_acc(th, s, 2, zhat, 0, m, accx, 0, 0, LW)
-                    for l in range(L):
-                        acc[np.uint64(la) + np.uint64(l)] = accx[l]
+                        zfull[2 + j] = (z[j] - mean[s, j]) * istd[s, j]
+                    if by_lane:               # a dot product over each lane's rows
+                        nr = stage_rows(n, s, U)
+                        for r in range(m + 2, nr):     # padding rows: no input (another run may have
+                            zfull[r] = zero            # left values there)
+                        for l in range(L):
+                            zfull[0] = hp[s * U + l // 4]
+                            acc[la + l] = lane_dot(th[s, l], zfull, nr)
+                    else:                     # all (padded) lanes at once, rows in order; padding is 0
+                        for l in range(L):
+                            hp_lane[l] = hp[s * U + l // 4]
+                        for l in range(NL):
+                            accx[l] = th[s, 1, l] + th[s, 0, l] * hp_lane[l]
+                        matvec_acc(th, s, 2, zfull, 2, m, accx, 0, 0, NL)
+                        for l in range(L):
+                            acc[np.uint64(la) + np.uint64(l)] = accx[l]
                 scaled_sigmoid(acc, acc, gsc, l_lo, l_hi, ptmp, ebits, efloat)
                 k_lo = g0 * U
                 k_hi = min(g1 * U, T)
@@ -334,23 +415,24 @@ def ccn_run(xs, cum, cont, out,
             if switching:
                 if s_prev < S:   # the finished stage's last update, δ_t with e_{t-1}; then freeze it
                     L = 4 * min(U, T - s_prev * U)
-                    for r in range(n + s_prev * U + 2):
-                        for l in range(L):
-                            th[s_prev, r, l], rs[r, l] = _apply_update(
-                                th[s_prev, r, l], delta * el[r, l], rs[r, l], rms, a, b2, omb2, eps, tiny)
-                    build_effective(th, mean, istd, weff, beff, s_prev, n, U, T)
-                for r in range(trh.shape[0]):
-                    for l in range(LW):
-                        trh[r, l] = zero
-                        trc[r, l] = zero
-                        el[r, l] = zero
-                        rs[r, l] = one
+                    for l in range(L):
+                        for r in range(n + s_prev * U + 2):
+                            i0, i1 = (l, r) if by_lane else (r, l)
+                            th[s_prev, i0, i1], rs[i0, i1] = _apply_update(
+                                th[s_prev, i0, i1], delta * el[i0, i1], rs[i0, i1], rms, a, b2, omb2, eps, tiny)
+                    build_effective(th, mean, istd, weff, beff, s_prev, n, U, T, by_lane)
+                for i0 in range(trh.shape[0]):
+                    for i1 in range(trh.shape[1]):
+                        trh[i0, i1] = zero
+                        trc[i0, i1] = zero
+                        el[i0, i1] = zero
+                        rs[i0, i1] = one
             # ---------------------------------------------------------------- learning stage: RTRL + TD(λ)
             if s_cur < S:
                 s = s_cur
                 m = n + s * U
                 ncol = min(U, T - s * U)
-                L = LW     # learning-stage loops run over all padded lanes (their coefficients are 0)
+                nr = stage_rows(n, s, U)
                 for kk in range(ncol):
                     k = s * U + kk
                     ig = acc[4 * k]
@@ -363,10 +445,13 @@ def ccn_run(xs, cum, cont, out,
                     do = og * (one - og)
                     dg = one - gg * gg
                     cprev = cp[k]
-                    kc = cprev * df * th[s, 0, 4 * kk + 1] + ig * dg * th[s, 0, 4 * kk + 3] \
-                        + gg * di * th[s, 0, 4 * kk]
+                    if by_lane:
+                        ui, uf, uo, ug = th[s, 4 * kk, 0], th[s, 4 * kk + 1, 0], th[s, 4 * kk + 2, 0], th[s, 4 * kk + 3, 0]
+                    else:
+                        ui, uf, uo, ug = th[s, 0, 4 * kk], th[s, 0, 4 * kk + 1], th[s, 0, 4 * kk + 2], th[s, 0, 4 * kk + 3]
+                    kc = cprev * df * uf + ig * dg * ug + gg * di * ui
                     phi = og * (one - tc * tc)
-                    kh = tc * do * th[s, 0, 4 * kk + 2]
+                    kh = tc * do * uo
                     sc = wo[k] * onorm[0, k]
                     for q in range(4):
                         l = 4 * kk + q
@@ -376,38 +461,46 @@ def ccn_run(xs, cum, cont, out,
                         coef[3, l] = kh
                         coef[5, l] = zero
                         coef[6, l] = sc
-                        coef[7, l] = hp[k]          # D of the recurrent-weight row
+                        coef[7, l] = hp[k]          # rows-major: D of the recurrent-weight row
                     coef[4, 4 * kk] = gg * di          # ∂c/∂a_i
                     coef[4, 4 * kk + 1] = cprev * df   # ∂c/∂a_f
                     coef[4, 4 * kk + 2] = zero
                     coef[4, 4 * kk + 3] = ig * dg      # ∂c/∂a_g
                     coef[5, 4 * kk + 2] = tc * do      # ∂h/∂a_o
-                for r in range(m + 2):
-                    if r == 1:
-                        for l in range(L):
-                            coef[7, l] = one
-                    elif r >= 2:
-                        zj = zhat[r - 2]
-                        for l in range(L):
-                            coef[7, l] = zj
-                    # per lane, in one pass: (a) the exact RTRL advance TC_θ(t), TH_θ(t) from θ_t and this
-                    # step's inputs; (b) θ += step(δ_t·e_{t-1}); (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
-                    if upd and rms:
-                        for l in range(L):
-                            thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
-                            ev = el[r, l]
-                            g_ = delta * ev
-                            sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
-                            rs[r, l] = sv
-                            th[s, r, l] += a * g_ / (np.sqrt(sv) + eps)
-                            el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
-                    else:
-                        for l in range(L):
-                            thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
-                            ev = el[r, l]
-                            if upd:
-                                th[s, r, l] += a * (delta * ev)
-                            el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
+                # per lane and row, in one pass: (a) the exact RTRL advance TC_θ(t), TH_θ(t) from θ_t and this
+                # step's inputs; (b) θ += step(δ_t·e_{t-1}); (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
+                if by_lane:     # lane by lane, over the lane's rows (long loops); row 0's input is its own h_{t-1}
+                    nr = stage_rows(n, s, U)
+                    for l in range(4 * ncol):
+                        zfull[0] = hp[s * U + l // 4]
+                        rtrl_lane(th[s, l], trc[l], trh[l], el[l], rs[l], zfull, nr, coef[0, l], coef[1, l],
+                                  coef[2, l], coef[3, l], coef[4, l], coef[5, l], coef[6, l], delta, gl, upd, rms,
+                                  a, b2, omb2, eps, tiny)
+                else:      # row by row, over all (padded) lanes (their coefficients are 0)
+                    for r in range(m + 2):
+                        if r == 1:
+                            for l in range(NL):
+                                coef[7, l] = one
+                        elif r >= 2:
+                            zj = zfull[r]
+                            for l in range(NL):
+                                coef[7, l] = zj
+                        if upd and rms:
+                            for l in range(NL):
+                                thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
+                                ev = el[r, l]
+                                g_ = delta * ev
+                                sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
+                                rs[r, l] = sv
+                                th[s, r, l] += a * g_ / (np.sqrt(sv) + eps)
+                                el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
+                        else:
+                            for l in range(NL):
+                                thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
+                                ev = el[r, l]
+                                if upd:
+                                    th[s, r, l] += a * (delta * ev)
+                                el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
                 # input statistics of the learning stage, from the values this forward consumed
                 for j in range(m):
                     zz = z[j]
