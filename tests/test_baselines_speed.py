@@ -94,5 +94,11 @@ def test_speed_long_mode_reports_segments():
     assert r["steps"] == 655_360                       # 10 segments of at least one 65,536-step chunk
     assert r["last_over_first"] == pytest.approx(r["segments"][-1] / r["segments"][0])
     assert r["subnormals"] == 0
+    assert r["segment_work"] == [] and r["work_last_over_first"] is None   # one stage: constant work
+    res = CliRunner().invoke(cli, ["speed", "--case", "constructive", "--long", "--scale", "0.01", "--json"])
+    (r,) = json.loads(res.output)
+    w = r["segment_work"]                           # 10 stages over 10 segments: the work grows with them
+    assert len(w) == 10 and all(a < b for a, b in zip(w, w[1:]))
+    assert r["work_last_over_first"] == pytest.approx(r["last_over_first"] * w[-1] / w[0])
     bad = CliRunner().invoke(cli, ["speed", "--case", "trace-stream", "--long"])
     assert bad.exit_code != 0 and "no long mode" in bad.output

@@ -57,3 +57,16 @@ def test_counting_helpers():
     n, H = 12, 2
     lstm_forward = flops.matvec(n, 4 * H) + flops.matvec(H, 4 * H) + 4 * H
     assert lstm_forward * (30 + 1) == flops.tbptt(n, H, 30)
+
+
+@pytest.mark.parametrize("n,T,U", [(12, 20, 4), (12, 10, 1), (275, 15, 5), (5, 7, 3)])
+def test_stage_work_counts_the_parameters(n, T, U):
+    """hybrid_stage_work = every column's parameters (the forward's multiply-accumulates) + 6x the
+    learning stage's, counted independently from a learner's parameter views."""
+    from oscbench.baselines import make_learner
+    st = make_learner("hybrid", n, seed=0, n_columns=T, columns_per_stage=U).state
+    size = [sum(p.size for p in st.column_params(0, k).values()) for k in range(T)]
+    S = -(-T // U)
+    for s in range(S + 1):
+        learning = sum(size[s * U:(s + 1) * U]) if s < S else 0
+        assert flops.hybrid_stage_work(n, T, U, s) == sum(size) + 6 * learning

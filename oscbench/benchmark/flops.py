@@ -53,6 +53,19 @@ def hybrid(n: int, n_columns: int, columns_per_stage: int) -> int:
     return T * per + 6 * U * per
 
 
+def hybrid_stage_work(n: int, n_columns: int, columns_per_stage: int, stage: int) -> int:
+    """Multiply-accumulates of one step while ``stage`` learns (a stage's columns read n + s·U signals):
+    the forward of every column, 4(m + 2) each, plus 6× the learning stage's forward (SPEC §8's
+    "learning 6× that"); after the last stage, the forward alone. Used to normalise speed along a
+    staged run, whose work per step grows with the stage (``oscbench speed --long``)."""
+    T, U = n_columns, columns_per_stage
+    S = -(-T // U)
+    fwd = sum(4 * (n + (k // U) * U + 2) for k in range(T))
+    if stage >= S:
+        return fwd
+    return fwd + 6 * 4 * min(U, T - stage * U) * (n + stage * U + 2)
+
+
 def constructive(n: int, n_columns: int) -> int:
     """Constructive network: the hybrid formula with one column per stage."""
     return hybrid(n, n_columns, 1)

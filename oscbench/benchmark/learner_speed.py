@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from oscbench.baselines.batched import BatchedLearner
+from oscbench.benchmark.flops import hybrid_stage_work
 from oscbench.benchmark.speed import SpeedResult, case, measure
 from oscbench.datasets.trace_patterning import TracePatterningStream
 
@@ -53,10 +54,22 @@ def subnormal_count(state: object) -> int:
     return n
 
 
+def _segment_work(learner: BatchedLearner, bounds: list[int]) -> list[float]:
+    """Mean work per step (:func:`~oscbench.benchmark.flops.hybrid_stage_work`) of each segment [bounds[i], bounds[i+1]) of a staged
+    column network's run; [] for learners whose work per step does not change along a run."""
+    c = learner.configs[0]
+    if getattr(c, "n_stages", 1) <= 1:
+        return []
+
+    def work(t: int) -> int:
+        return hybrid_stage_work(c.n_features, c.n_columns, c.columns_per_stage, t // c.steps_per_stage)
+    return [float(np.mean([work(t) for t in range(a, b, max(1, (b - a) // 1000))])) for a, b in zip(bounds, bounds[1:])]
+
+
 def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor: float | None,
            n_features: int = 12, note: str = "", segments: int = 1, flops: bool = False) -> SpeedResult:
     """Time ``total`` steps of a fresh ``build()``; ``segments`` > 1 also records each segment's rate
-    (segment boundaries fall on chunk boundaries)."""
+    and, for staged learners, its mean work per step (segment boundaries fall on chunk boundaries)."""
     pool = _stream_pool(total, n_features)
     learner = build()
     t0 = time.perf_counter()
@@ -84,7 +97,8 @@ def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor
     segs = [(d1 - d0) * learner.n_runs / max(c1 - c0, 1e-9) for (d0, c0), (d1, c1) in zip(marks, marks[1:])]
     return SpeedResult(name, steps, cpu, wall, compile_s, unit=unit, anchor=anchor, note=note,
                        flops_per_step=learner.flops_per_step() if flops else None,
-                       segments=segs if segments > 1 else [], subnormals=subnormal_count(learner.state))
+                       segments=segs if segments > 1 else [], subnormals=subnormal_count(learner.state),
+                       segment_work=_segment_work(learner, [d for d, _ in marks]) if segments > 1 else [])
 
 
 def _length(scale: float, long: bool, default: int, long_total: int, minimum: int) -> tuple[int, int]:

@@ -38,6 +38,7 @@ class SpeedResult:
     gemm_gflops: float | None = None     # 1-thread float32 GEMM rate of this core, same process
     gemm_kernel: str = ""                # the BLAS kernel that ran it (e.g. OpenBLAS "Haswell")
     segments: list[float] = field(default_factory=list)   # steps per CPU-second of each segment (--long)
+    segment_work: list[float] = field(default_factory=list)  # mean work per step of each segment (staged runs)
     subnormals: int | None = None        # subnormal floats in the learner's state at the end
 
     @property
@@ -57,6 +58,13 @@ class SpeedResult:
         return self.segments[-1] / self.segments[0] if len(self.segments) > 1 and self.segments[0] > 0 else None
 
     @property
+    def work_last_over_first(self) -> float | None:
+        """The same at equal work: each segment's rate times its mean work per step (a staged run's later
+        stages do more work a step); None when the work does not change along the run."""
+        r, w = self.last_over_first, self.segment_work
+        return None if r is None or len(w) < 2 or w[0] <= 0 else r * w[-1] / w[0]
+
+    @property
     def per_cpu_second(self) -> float:
         return self.steps / self.cpu_seconds if self.cpu_seconds > 0 else float("inf")
 
@@ -67,6 +75,7 @@ class SpeedResult:
         d["gflops"] = self.gflops
         d["share_of_gemm"] = self.share_of_gemm
         d["last_over_first"] = self.last_over_first
+        d["work_last_over_first"] = self.work_last_over_first
         return d
 
 
@@ -189,8 +198,10 @@ def format_table(results: list[SpeedResult]) -> str:
                         f"of 1-thread float32 GEMM ({r.gemm_gflops:.1f} GFLOP/s, OpenBLAS kernel {r.gemm_kernel})")
         if r.segments:
             seg = " ".join(f"{x / 1e3:,.0f}k" for x in r.segments)
-            rows.append(f"{'':<4}per segment: {seg}; last/first {r.last_over_first:.2f}; "
-                        f"subnormals in the state at the end: {r.subnormals}")
+            work = r.work_last_over_first
+            rows.append(f"{'':<4}per segment: {seg}; last/first {r.last_over_first:.2f}"
+                        + (f" ({work:.2f} per unit of work: later stages do more a step)" if work is not None else "")
+                        + f"; subnormals in the state at the end: {r.subnormals}")
     return "\n".join(rows)
 
 
