@@ -159,6 +159,13 @@ def run_python(tree: Path, case: Case, scale: float, pin: list[str]) -> dict:
     return {**m, **{k: res.get(k) for k in keep}, "command": "oscbench speed --case " + case.name + " --json"}
 
 
+def header(meta: dict) -> str:
+    l0, l1 = meta["load_before"], meta["load_after"]
+    return (f"CPU: {meta['cpu_model']}, pinned to core {meta['core']}; {meta['reps']} interleaved repetitions; "
+            f"load average {l0[0]:.2f}/{l0[1]:.2f}/{l0[2]:.2f} before, {l1[0]:.2f}/{l1[1]:.2f}/{l1[2]:.2f} after. "
+            "Medians (range).")
+
+
 def fmt(x: float | None, nd: int = 0) -> str:
     return "–" if x is None else f"{x:,.{nd}f}"
 
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="cases: " + ", ".join(CASES))
-    ap.add_argument("--cpp-src", required=True, type=Path,
+    ap.add_argument("--cpp-src", type=Path,
                     help="checkout of khurramjaved96/Columnar-Constructive-Networks (not modified)")
     ap.add_argument("--build-dir", type=Path, default=Path("/tmp/oscbench-cpp-build"),
                     help="where the C++ driver is built (default: %(default)s)")
@@ -203,8 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="run-length multiplier, as oscbench speed --scale")
     ap.add_argument("--tree", type=Path, default=ROOT, help="oscbench source tree to time (default: this one)")
     ap.add_argument("--json", action="store_true", help="print every run as JSON instead of the table")
+    ap.add_argument("--table-from", type=Path, metavar="JSON",
+                    help="print the table of an earlier --json output and stop (nothing is run)")
     a = ap.parse_args(argv)
     try:
+        if a.table_from is not None:
+            if not a.table_from.is_file():
+                raise UsageError(f"{a.table_from} does not exist (--table-from)")
+            saved = json.loads(a.table_from.read_text())
+            print(header(saved["meta"]) + "\n")
+            print(table(saved["results"]))
+            return 0
+        if a.cpp_src is None:
+            raise UsageError("--cpp-src is required: a checkout of the authors' C++ "
+                             "(see docs/performance.md for how to obtain it)")
         if not a.cpp_src.is_dir():
             raise UsageError(f"C++ source path {a.cpp_src} does not exist (--cpp-src); "
                              "see docs/performance.md for how to obtain the authors' C++")
@@ -240,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         print(json.dumps({"meta": meta, "results": results}, indent=2))
     else:
-        print(f"CPU: {meta['cpu_model']}, pinned to core {a.core}; {a.reps} interleaved repetitions; "
-              f"load average {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f} before, "
-              f"{load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f} after. Medians (range).\n")
+        print(header(meta) + "\n")
         print(table(results))
     return 0
 
