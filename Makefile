@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: quickstart test lint install speed clean
+.PHONY: quickstart test lint install speed cpp-side-by-side clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: install
 ## Steps per CPU-second of the streams and the reference learners.
 speed: install
 	$(BIN)/oscbench speed
+
+## The authors' C++ and oscbench side by side on core 0 (not CI): make cpp-side-by-side CPP_SRC=/path/to/checkout
+cpp-side-by-side: install
+	@test -n "$(CPP_SRC)" || { echo "error: set CPP_SRC to a checkout of the authors' C++ (docs/performance.md)"; exit 2; }
+	$(BIN)/python tools/cpp_side_by_side.py --cpp-src "$(CPP_SRC)"
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
