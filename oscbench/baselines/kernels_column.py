@@ -348,8 +348,8 @@ def ccn_run(xs, cum, cont, out,
                 rows = n + min(g1 * U, T)
                 for l in range(np.uint64(l_lo), np.uint64(l_hi)):
                     acc[l] = beff[l]
-                if not same:                 # every lane at once (full vectors); the learning stage's
-                    matvec_acc(weff, 0, 0, z, 0, rows, acc, 0, 0, A4)   # lanes are replaced below
+                if not same and not (by_lane and s_cur < S):   # every lane at once (full vectors); the
+                    matvec_acc(weff, 0, 0, z, 0, rows, acc, 0, 0, A4)   # learning stage's are replaced below
                 elif g0 <= s_cur < g1:       # effective weights everywhere but the learning stage
                     la = 4 * s_cur * U
                     lb = 4 * min((s_cur + 1) * U, T)

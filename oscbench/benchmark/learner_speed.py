@@ -161,3 +161,21 @@ def _tbptt_atari(scale: float, long: bool = False) -> SpeedResult:
     return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=5, truncation=8)]),
                   total, anchor=None, n_features=275, note="trace stream zero-padded to 275 features",
                   segments=segs, flops=True)
+
+
+@case("hybrid-atari-batched-4", "4 hybrid 15/5 runs (seeds 0-3) at Atari size sharing one stream, one call; aggregate "
+                                "learner-steps (compare with hybrid-atari)")
+def _hybrid_atari_batched(scale: float) -> SpeedResult:
+    total = max(int(100_000 * scale), 10_000)
+    hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
+    return _timed("hybrid-atari-batched-4", lambda: BatchedLearner("hybrid", 275, range(4), [hp] * 4), total,
+                  anchor=None, n_features=275, note="4 runs x steps, all 3 stages visited", flops=True)
+
+
+@case("tbptt-atari-batched-4", "4 T-BPTT 5:8 runs (seeds 0-3) at Atari size sharing one stream, one call; aggregate "
+                               "learner-steps (compare with tbptt-atari)")
+def _tbptt_atari_batched(scale: float) -> SpeedResult:
+    total = max(int(100_000 * scale), 10_000)
+    hp = dict(hidden=5, truncation=8)
+    return _timed("tbptt-atari-batched-4", lambda: BatchedLearner("tbptt", 275, range(4), [hp] * 4), total,
+                  anchor=None, n_features=275, note="4 runs x steps", flops=True)
