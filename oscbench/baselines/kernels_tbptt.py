@@ -17,8 +17,8 @@ SPEC's gate order i, f, g, o):
   and applies the TD(λ) update. Lane-major, the input weights' gradient is formed one lane row at a
   time, eight window steps per pass over the row (a window shorter than a multiple of 8 is padded with
   a ring row of zeros: + 0·0 leaves the sum's value unchanged), and that row's TD update follows at once,
-  so the whole gradient is never stored. The TD loops run over flat contiguous arrays with unsigned
-  indices (no negative-index wrap-around code; full-width vectors).
+  so the whole gradient is never stored. The TD loops run over rows with unsigned indices (no
+  negative-index wrap-around code).
 
 Step t: forward x_t with θ_t → V_t = w·h_t; backpropagate V_t through steps t-k+1 .. t with θ_t and
 the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t V_t − V_{t-1};
@@ -58,10 +58,24 @@ def _td_row(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pra
 
 @njit(cache=True, error_model="numpy")
 def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """:func:`_td_row` over C-contiguous arrays of one shape, as one flat loop."""
-    m = theta.size
-    _td_row(theta.reshape(m), e.reshape(m), v.reshape(m), g.reshape(m), delta, gl, upd, rms, a, b2, omb2, eps,
-            tiny)
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (as :func:`_td_row`)."""
+    for i in range(theta.shape[0]):
+        if upd and rms:
+            for j in range(theta.shape[1]):
+                ev = e[i, j]
+                gr = delta * ev
+                sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
+                v[i, j] = sv
+                theta[i, j] += a * gr / (np.sqrt(sv) + eps)
+                e[i, j] = flush(gl * ev + g[i, j], tiny)
+        elif upd:
+            for j in range(theta.shape[1]):
+                ev = e[i, j]
+                theta[i, j] += a * (delta * ev)
+                e[i, j] = flush(gl * ev + g[i, j], tiny)
+        else:
+            for j in range(theta.shape[1]):
+                e[i, j] = flush(gl * e[i, j] + g[i, j], tiny)
 
 
 @njit(cache=True, inline="always")
