@@ -13,8 +13,12 @@ SPEC's gate order i, f, g, o):
   that the big loops run over the n inputs (long, contiguous); the forward's W·x is then 4H dot
   products, each summed in 16 partial sums in a fixed order (the same on every CPU). With few inputs
   (trace patterning) they stay input-major, where the lane loops are the longer ones. The backward pass first collects ∂V_t/∂a of the window's steps
-  (``DA``), then forms the gradients (summed over the window in the order t, t−1, ...) and applies the
-  TD(λ) update.
+  (``DA``), then forms the gradients (summed over the window in the order t, t−1, ..., left to right)
+  and applies the TD(λ) update. Lane-major, the input weights' gradient is formed one lane row at a
+  time, eight window steps per pass over the row (a window shorter than a multiple of 8 is padded with
+  a ring row of zeros: + 0·0 leaves the sum's value unchanged), and that row's TD update follows at once,
+  so the whole gradient is never stored. The TD loops run over rows with unsigned indices (no
+  negative-index wrap-around code).
 
 Step t: forward x_t with θ_t → V_t = w·h_t; backpropagate V_t through steps t-k+1 .. t with θ_t and
 the stored activations (h_{t-k}, c_{t-k} constants) → ĝ_t; δ_t = c_t + γ_t V_t − V_{t-1};
@@ -29,10 +33,32 @@ from numba import njit
 from oscbench.baselines.kernels_column import flush, scaled_sigmoid, tiny_of
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _td_row(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
+    """In place, over 1-D arrays of one length: θ += step(δ·e); e = γλ·e + g (traces and RMSProp state
+    flushed below ``tiny``, see :func:`oscbench.baselines.kernels_column.flush`)."""
+    m = np.uint64(theta.shape[0])     # unsigned indices: no negative-index wrap-around, full-width vectors
+    if upd and rms:
+        for j in range(m):
+            ev = e[j]
+            gr = delta * ev
+            sv = flush(b2 * v[j] + omb2 * gr * gr, tiny)
+            v[j] = sv
+            theta[j] += a * gr / (np.sqrt(sv) + eps)
+            e[j] = flush(gl * ev + g[j], tiny)
+    elif upd:
+        for j in range(m):
+            ev = e[j]
+            theta[j] += a * (delta * ev)
+            e[j] = flush(gl * ev + g[j], tiny)
+    else:
+        for j in range(m):
+            e[j] = flush(gl * e[j] + g[j], tiny)
+
+
 @njit(cache=True, error_model="numpy")
 def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (traces and RMSProp state
-    flushed below ``tiny``, see :func:`oscbench.baselines.kernels_column.flush`)."""
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (as :func:`_td_row`)."""
     for i in range(theta.shape[0]):
         if upd and rms:
             for j in range(theta.shape[1]):
@@ -50,6 +76,42 @@ def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pr
         else:
             for j in range(theta.shape[1]):
                 e[i, j] = flush(gl * e[i, j] + g[i, j], tiny)
+
+
+@njit(cache=True, inline="always")
+def _term(slots, DA, r, back, depth, zslot):  # pragma: no cover - compiled
+    """(ring slot of x_back, DA[back, r]) of window step ``back``; beyond the window, the ring's row
+    of zeros ``zslot`` and 0."""
+    if back < depth:
+        return slots[back], DA[back, r]
+    return zslot, DA.dtype.type(0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _window_grad_row(gw, rx, slots, DA, r, depth):  # pragma: no cover - compiled
+    """gw[j] = Σ_back DA[back, r]·x_back[j] (x_back = ``rx[slots[back]]``), summed left to right in the
+    order back = 0, 1, .., depth − 1, eight window steps per pass over gw; a last pass of fewer adds
+    0·0 for the missing steps (the last row of ``rx`` is zeros): the sum's value does not change."""
+    m = np.uint64(gw.shape[0])
+    zs = rx.shape[0] - 1
+    for b0 in range(0, depth, 8):
+        s0, d0 = _term(slots, DA, r, b0, depth, zs)
+        s1, d1 = _term(slots, DA, r, b0 + 1, depth, zs)
+        s2, d2 = _term(slots, DA, r, b0 + 2, depth, zs)
+        s3, d3 = _term(slots, DA, r, b0 + 3, depth, zs)
+        s4, d4 = _term(slots, DA, r, b0 + 4, depth, zs)
+        s5, d5 = _term(slots, DA, r, b0 + 5, depth, zs)
+        s6, d6 = _term(slots, DA, r, b0 + 6, depth, zs)
+        s7, d7 = _term(slots, DA, r, b0 + 7, depth, zs)
+        x0, x1, x2, x3, x4, x5, x6, x7 = rx[s0], rx[s1], rx[s2], rx[s3], rx[s4], rx[s5], rx[s6], rx[s7]
+        if b0 == 0:
+            for j in range(m):
+                gw[j] = (((((((x0[j] * d0 + x1[j] * d1) + x2[j] * d2) + x3[j] * d3) + x4[j] * d4) + x5[j] * d5)
+                          + x6[j] * d6) + x7[j] * d7)
+        else:
+            for j in range(m):
+                gw[j] = ((((((((gw[j] + x0[j] * d0) + x1[j] * d1) + x2[j] * d2) + x3[j] * d3) + x4[j] * d4)
+                           + x5[j] * d5) + x6[j] * d6) + x7[j] * d7)
 
 
 @njit(cache=True, error_model="numpy")
@@ -72,7 +134,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     R = 4 * H
     lane_major = lane_major_w != 0
     n16 = n - n % 16
-    K1 = ring_x.shape[1]
+    K1 = ring_g.shape[1]
     k = truncation
     dt = Wt.dtype
     one = dt.type(1.0)
@@ -83,7 +145,7 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     slots = np.zeros(k, np.int64)   # ring slot of each window step
     pslots = np.zeros(k, np.int64)  # ... and of its previous step
     hvalid = np.zeros(k, np.uint8)  # the window step has a previous h (tau > 0)
-    G = np.empty((R, n) if lane_major else (n, RP), dt)   # the input weights' gradient, laid out as W
+    G = np.empty((1, n) if lane_major else (n, RP), dt)   # ĝ_W: one lane row (lane-major), or all of it
     gU = np.empty((H, RP), dt)
     gb = np.empty((1, RP), dt)
     p16 = np.empty(16, dt)
@@ -208,16 +270,15 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                         xj = xb[j]
                         for r in range(RP):
                             G[j, r] += xj * DA[back, r]
-            for r in range(R if lane_major else 0):   # ĝ_W[r, :] = Σ_back DA[back, r]·x_back (long loops)
-                Gr = G[r]
-                for j in range(n):
-                    Gr[j] = zero
-                for back in range(depth):
-                    d = DA[back, r]
-                    xb = rx[slots[back]]
-                    for j in range(n):
-                        Gr[j] += xb[j] * d
-            _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            if lane_major:              # many inputs: ĝ_W one lane row at a time (L1-resident), then its TD step
+                eWb = eW[b]
+                vWb = vW[b]
+                gw = G[0]
+                for r in range(R):
+                    _window_grad_row(gw, rx, slots, DA, r, depth)
+                    _td_row(W[r], eWb[r], vWb[r], gw, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+            else:
+                _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             for u in range(H):          # ĝ_U, ĝ_b: window step by window step (small)
                 for r in range(RP):
                     gU[u, r] = zero

@@ -113,7 +113,7 @@ class TBPTTState:
             self.bias[b, 0] = bb.reshape(R)
         self.w_out = np.zeros((B, 1, H), dt)
         self.ew, self.vw = np.zeros_like(self.w_out), np.ones_like(self.w_out)
-        self.ring_x = np.zeros((B, K1, n), dt)
+        self._ring_x = np.zeros((B, K1 + 1, n), dt)    # + a row of zeros (the kernel's padding of short windows)
         self.ring_g = np.zeros((B, K1, R), dt)
         self.ring_c = np.zeros((B, K1, H), dt)
         self.ring_tc = np.zeros((B, K1, H), dt)
@@ -128,6 +128,7 @@ class TBPTTState:
             return self._padded[name].transpose(0, 2, 1)
         return self._padded[name][:, :, :self._lanes]
 
+    ring_x = property(lambda self: self._ring_x[:, :-1])
     Wt = property(lambda self: self._view("Wt"))
     Ut = property(lambda self: self._view("Ut"))
     bias = property(lambda self: self._view("bias"))
@@ -151,6 +152,6 @@ class TBPTTState:
         efloat, ebits = exp_scratch(P["Ut"].shape[2], self.dtype)      # RP lanes
         tbptt_run(xs, cum, cont, out,  # type: ignore[call-arg]  # numba dispatcher: typed by its signature at run time
                   P["Wt"], P["Ut"], P["bias"], self.w_out, P["eW"], P["eU"], P["eb"],
-                  self.ew, P["vW"], P["vU"], P["vb"], self.vw, self.ring_x, self.ring_g, self.ring_c,
+                  self.ew, P["vW"], P["vU"], P["vb"], self.vw, self._ring_x, self.ring_g, self.ring_c,
                   self.ring_tc, self.ring_h, self.t_step, self.v_old, *self.hp, self.configs[0].truncation,
                   int(self.lane_major), efloat, ebits)
