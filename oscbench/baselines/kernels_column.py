@@ -244,6 +244,22 @@ def rtrl_lane(w, trc, trh, el, rs, D, nr, f, kc, phi, kh, gc, ho, sc, delta, gl,
             el[r] = flush(gl * el[r] + sc * thn, tiny)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _update_stats(z, mean, var, istd, m, bt, omb, fl, sig, tiny):  # pragma: no cover - compiled
+    """Running mean and variance of the incoming signals z[j < m] (SPEC §3.2) and 1/√(floored variance);
+    with the σ-floor (``sig``) the stored variance stays unfloored."""
+    one = z.dtype.type(1.0)
+    for j in range(np.uint64(m)):    # unsigned: vectorised, no wrap-around code
+        zz = z[j]
+        mn = bt * mean[j] + omb * zz
+        dz = zz - mn
+        vraw = bt * var[j] + omb * dz * dz
+        vr = max(vraw, fl)
+        mean[j] = flush(mn, tiny)
+        var[j] = flush(vraw, tiny) if sig else vr
+        istd[j] = one / np.sqrt(vr)
+
+
 @njit(cache=True, error_model="numpy")
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
@@ -502,15 +518,7 @@ def ccn_run(xs, cum, cont, out,
                                     th[s, r, l] += a * (delta * ev)
                                 el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
                 # input statistics of the learning stage, from the values this forward consumed
-                for j in range(m):
-                    zz = z[j]
-                    mn = bt * mean[s, j] + omb * zz
-                    dz = zz - mn
-                    vraw = bt * var[s, j] + omb * dz * dz
-                    vr = max(vraw, fl)
-                    mean[s, j] = flush(mn, tiny)
-                    var[s, j] = flush(vraw, tiny) if sig else vr
-                    istd[s, j] = one / math.sqrt(vr)
+                _update_stats(z, mean[s], var[s], istd[s], m, bt, omb, fl, sig, tiny)
             # ---------------------------------------------------------------- output weights and bias
             if upd:
                 n_act = min((s_cur + 1) * U, T)

@@ -11,7 +11,9 @@ SPEC's gate order i, f, g, o):
   keeps only k slots and reads the wrong state there; this is the fix).
 * Speed: with many inputs (n >= 64, e.g. Atari) the input weights are stored lane-major (``[4H, n]``) so
   that the big loops run over the n inputs (long, contiguous); the forward's W·x is then 4H dot
-  products, each summed in 16 partial sums in a fixed order (the same on every CPU). With few inputs
+  products (:func:`~oscbench.baselines.kernels_column.lane_dot`, the one re-associated sum: vector
+  partial sums whose number follows the CPU's vector width, so the last bits may differ between CPUs
+  of different vector widths; bit-reproducible on one machine). With few inputs
   (trace patterning) they stay input-major, where the lane loops are the longer ones. The backward pass first collects ∂V_t/∂a of the window's steps
   (``DA``), then forms the gradients (summed over the window in the order t, t−1, ..., left to right)
   and applies the TD(λ) update. Lane-major, the input weights' gradient is formed one lane row at a
@@ -30,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from oscbench.baselines.kernels_column import flush, scaled_sigmoid, tiny_of
+from oscbench.baselines.kernels_column import flush, lane_dot, scaled_sigmoid, tiny_of
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -133,7 +135,6 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     H = w_out.shape[2]
     R = 4 * H
     lane_major = lane_major_w != 0
-    n16 = n - n % 16
     K1 = ring_g.shape[1]
     k = truncation
     dt = Wt.dtype
@@ -148,7 +149,6 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
     G = np.empty((1, n) if lane_major else (n, RP), dt)   # ĝ_W: one lane row (lane-major), or all of it
     gU = np.empty((H, RP), dt)
     gb = np.empty((1, RP), dt)
-    p16 = np.empty(16, dt)
     dh = np.empty(H, dt)
     dc = np.empty(H, dt)
     gh = np.empty((1, H), dt)
@@ -190,18 +190,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     xj = xr[j]
                     for r in range(RP):
                         acc[r] += W[j, r] * xj
-            for r in range(R if lane_major else 0):   # W·x as R dot products: 16 partial sums in a
-                for q in range(16):     # fixed order (vectorised, the same on every CPU)
-                    p16[q] = zero
-                for j0 in range(0, n16, 16):
-                    for q in range(16):
-                        p16[q] += W[r, j0 + q] * xr[j0 + q]
-                sr = zero
-                for q in range(16):
-                    sr += p16[q]
-                for j in range(n16, n):
-                    sr += W[r, j] * xr[j]
-                acc[r] = bi[0, r] + sr
+            for r in range(R if lane_major else 0):   # W·x as R dot products (lane_dot: re-associated)
+                acc[r] = bi[0, r] + lane_dot(W[r], xr, n)
             for r in range(R if lane_major else RP, RP):
                 acc[r] = zero
             for u in range(H):
