@@ -36,7 +36,7 @@ Speed devices (none changes what is computed beyond float rounding):
   choice of the learner's arithmetic (portable and the same on every CPU), not a CPU mode.
 * exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
   float32 and float64); tanh(a) = 2σ(2a) − 1.
-* The learning stage's pre-activations are dot products over a lane's rows (:func:`lane_dot`), the one
+* The learning stage's pre-activations are dot products over a lane's rows (:func:`row_dots`), the one
   place compiled with re-association allowed (``fastmath={"reassoc"}``): LLVM then sums them in vector
   partial sums whose number follows the CPU's vector width. Every other loop is elementwise or sums in
   a fixed order, with no fast-math and no fused multiply-add. So a run is bit-reproducible on one
@@ -190,18 +190,22 @@ def stage_rows(n_inputs, stage, cols_per_stage):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
-def lane_dot(w, z, n):  # pragma: no cover - compiled
-    """Σ_{r < n} w[r]·z[r], summed in vector partial sums (re-association allowed here only; see module docs)."""
-    acc = w.dtype.type(0.0)
-    for r in range(np.uint64(n)):
-        acc += w[r] * z[r]
-    return acc
+def row_dots(W, z, j0, j1, n_rows, out, o0):  # pragma: no cover - compiled
+    """out[o0 + r] = Σ_{j0 <= j < j1} W[r, j]·z[j] for r < n_rows, each sum in vector partial sums: the one
+    place compiled with re-association allowed (see module docs). One call for all rows: no per-row
+    array views (their reference counting costs more than a short sum)."""
+    for r in range(n_rows):
+        acc = W.dtype.type(0.0)
+        for j in range(np.uint64(j0), np.uint64(j1)):
+            acc += W[r, j] * z[j]
+        out[o0 + r] = acc
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def rtrl_lane(w, trc, trh, el, rs, D, nr, f, kc, phi, kh, gc, ho, sc, delta, gl, upd, rms, a, b2, omb2, eps,
+def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, gl, upd, rms, a, b2, omb2, eps,
               tiny):  # pragma: no cover - compiled
-    """One lane of the learning stage over its rows r < nr, in one pass per row:
+    """Lane l of the learning stage (rows of the [lanes, rows] arrays) over its rows r < nr, in one pass
+    per row:
 
     (a) the exact RTRL advance from θ_t and this step's inputs ``D[r]`` (ẑ, with h_{t-1} in row 0 and
     1 in row 1): TC ← F·TC + KC·TH + GC·D, TH ← PHI·TC' + KH·TH + HO·D; (b) θ += step(δ_t·e_{t-1});
@@ -210,38 +214,38 @@ def rtrl_lane(w, trc, trh, el, rs, D, nr, f, kc, phi, kh, gc, ho, sc, delta, gl,
     nr = np.uint64(nr)     # unsigned: no negative-index wrap-around code, so the loops vectorise
     if upd and rms:
         for r in range(nr):
-            A = trh[r]
+            A = trh[l, r]
             d = D[r]
-            tcn = flush(f * trc[r] + kc * A + gc * d, tiny)
-            trc[r] = tcn
+            tcn = flush(f * trc[l, r] + kc * A + gc * d, tiny)
+            trc[l, r] = tcn
             thn = flush(phi * tcn + kh * A + ho * d, tiny)
-            trh[r] = thn
-            ev = el[r]
+            trh[l, r] = thn
+            ev = el[l, r]
             g_ = delta * ev
-            sv = flush(b2 * rs[r] + omb2 * g_ * g_, tiny)
-            rs[r] = sv
-            w[r] += a * g_ / (np.sqrt(sv) + eps)
-            el[r] = flush(gl * ev + sc * thn, tiny)
+            sv = flush(b2 * rs[l, r] + omb2 * g_ * g_, tiny)
+            rs[l, r] = sv
+            w[l, r] += a * g_ / (np.sqrt(sv) + eps)
+            el[l, r] = flush(gl * ev + sc * thn, tiny)
     elif upd:
         for r in range(nr):
-            A = trh[r]
+            A = trh[l, r]
             d = D[r]
-            tcn = flush(f * trc[r] + kc * A + gc * d, tiny)
-            trc[r] = tcn
+            tcn = flush(f * trc[l, r] + kc * A + gc * d, tiny)
+            trc[l, r] = tcn
             thn = flush(phi * tcn + kh * A + ho * d, tiny)
-            trh[r] = thn
-            ev = el[r]
-            w[r] += a * (delta * ev)
-            el[r] = flush(gl * ev + sc * thn, tiny)
+            trh[l, r] = thn
+            ev = el[l, r]
+            w[l, r] += a * (delta * ev)
+            el[l, r] = flush(gl * ev + sc * thn, tiny)
     else:
         for r in range(nr):
-            A = trh[r]
+            A = trh[l, r]
             d = D[r]
-            tcn = flush(f * trc[r] + kc * A + gc * d, tiny)
-            trc[r] = tcn
+            tcn = flush(f * trc[l, r] + kc * A + gc * d, tiny)
+            trc[l, r] = tcn
             thn = flush(phi * tcn + kh * A + ho * d, tiny)
-            trh[r] = thn
-            el[r] = flush(gl * el[r] + sc * thn, tiny)
+            trh[l, r] = thn
+            el[l, r] = flush(gl * el[l, r] + sc * thn, tiny)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -385,9 +389,9 @@ def ccn_run(xs, cum, cont, out,
                         nr = stage_rows(n, s, U)
                         for r in range(m + 2, nr):     # padding rows: no input (another run may have
                             zfull[r] = zero            # left values there)
-                        for l in range(L):
-                            zfull[0] = hp[s * U + l // 4]
-                            acc[la + l] = lane_dot(th[s, l], zfull, nr)
+                        row_dots(th[s], zfull, 1, nr, L, acc, la)     # rows 1.. (bias, inputs)
+                        for l in range(L):                            # row 0: own h_{t-1}
+                            acc[la + l] += th[s, l, 0] * hp[s * U + l // 4]
                     else:                     # all (padded) lanes at once, rows in order; padding is 0
                         for l in range(L):
                             hp_lane[l] = hp[s * U + l // 4]
@@ -487,9 +491,10 @@ def ccn_run(xs, cum, cont, out,
                 # step's inputs; (b) θ += step(δ_t·e_{t-1}); (c) e_t = γ_t λ e_{t-1} + ∂V_t/∂θ
                 if by_lane:     # lane by lane, over the lane's rows (long loops); row 0's input is its own h_{t-1}
                     nr = stage_rows(n, s, U)
+                    ths = th[s]
                     for l in range(4 * ncol):
                         zfull[0] = hp[s * U + l // 4]
-                        rtrl_lane(th[s, l], trc[l], trh[l], el[l], rs[l], zfull, nr, coef[0, l], coef[1, l],
+                        rtrl_lane(ths, trc, trh, el, rs, l, zfull, nr, coef[0, l], coef[1, l],
                                   coef[2, l], coef[3, l], coef[4, l], coef[5, l], coef[6, l], delta, gl, upd, rms,
                                   a, b2, omb2, eps, tiny)
                 else:      # row by row, over all (padded) lanes (their coefficients are 0)

@@ -11,7 +11,7 @@ SPEC's gate order i, f, g, o):
   keeps only k slots and reads the wrong state there; this is the fix).
 * Speed: with many inputs (n >= 64, e.g. Atari) the input weights are stored lane-major (``[4H, n]``) so
   that the big loops run over the n inputs (long, contiguous); the forward's W·x is then 4H dot
-  products (:func:`~oscbench.baselines.kernels_column.lane_dot`, the one re-associated sum: vector
+  products (:func:`~oscbench.baselines.kernels_column.row_dots`, the one re-associated sum: vector
   partial sums whose number follows the CPU's vector width, so the last bits may differ between CPUs
   of different vector widths; bit-reproducible on one machine). With few inputs
   (trace patterning) they stay input-major, where the lane loops are the longer ones. The backward pass first collects ∂V_t/∂a of the window's steps
@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from oscbench.baselines.kernels_column import flush, lane_dot, scaled_sigmoid, tiny_of
+from oscbench.baselines.kernels_column import flush, row_dots, scaled_sigmoid, tiny_of
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -190,8 +190,10 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                     xj = xr[j]
                     for r in range(RP):
                         acc[r] += W[j, r] * xj
-            for r in range(R if lane_major else 0):   # W·x as R dot products (lane_dot: re-associated)
-                acc[r] = bi[0, r] + lane_dot(W[r], xr, n)
+            if lane_major:              # W·x as R dot products (row_dots: re-associated sums)
+                row_dots(W, xr, 0, n, R, acc, 0)
+                for r in range(R):
+                    acc[r] += bi[0, r]
             for r in range(R if lane_major else RP, RP):
                 acc[r] = zero
             for u in range(H):
