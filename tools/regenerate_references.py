@@ -8,6 +8,7 @@ reference entries stop being references until this script has re-run them::
 
     python tools/regenerate_references.py                       # trace-patterning-v1, preset short, 4 learners
     python tools/regenerate_references.py --learners tbptt --preset smoke --root /tmp/lb
+    python tools/regenerate_references.py --preset full --workers 2      # the published scale, 2 processes
 
 For every learner it runs the public commands -- ``oscbench evaluate LEARNER --task T --preset P
 --seeds S --out RUNS/<task>/<preset>/<learner> --quiet`` for the seeds whose record is missing or
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=Path, default=Path("runs/reference"), help="where the records go (kept; resumable)")
     ap.add_argument("--root", type=Path, default=Path("leaderboard"), help="the leaderboard directory")
     ap.add_argument("--keep-old", action="store_true", help="keep the previous entries as superseded")
+    ap.add_argument("--workers", default="1", help="oscbench evaluate --workers (N, or auto)")
     args = ap.parse_args(argv)
 
     import oscbench.baselines
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             if not _current(out / f"{record_stem(probe)}.json", digest):
                 todo.append(s)
         if todo:
-            cpu = _run(oscbench_cmd + evaluate + ["--seeds", ",".join(map(str, todo)), "--out", str(out), "--quiet"])
+            cpu = _run(oscbench_cmd + evaluate + ["--seeds", ",".join(map(str, todo)), "--out", str(out), "--quiet",
+                                                  "--workers", args.workers])
             total_cpu += cpu
             print(f"{learner}: {len(todo)} run(s) in {cpu:.1f} CPU-s")
         else:

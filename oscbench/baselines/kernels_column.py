@@ -1,24 +1,28 @@
 """Compiled kernel of the columnar / constructive / hybrid LSTM networks (SPEC §3-§5).
 
 One call advances B independent runs (a leading batch dimension) over N steps of one shared stream.
-Runs are processed one after the other (run-outer, step-inner), so each run's state stays in cache;
-inside a step, the loops run over contiguous *lanes* and vectorise without fast-math.
+Runs are processed one after the other (run-outer, step-inner), so each run's state stays in cache.
 
-Per-run layout (``S`` stages, ``U`` columns per stage, ``T`` columns, ``n`` raw inputs,
-``M = n + (S-1)·U``, ``LS = 4U`` lanes, ``RP`` rows):
+A stage's parameters form a table of **lanes** × **rows** (``S`` stages, ``U`` columns per stage,
+``T`` columns, ``n`` raw inputs, ``M = n + (S-1)·U``): lane ``l = 4·k' + q`` is gate q of the stage's
+k'-th column (q: 0 = i, 1 = f, 2 = o, 3 = g); row 0 holds the recurrent weights u_q, row 1 the biases
+b_q, row ``2 + j`` the input weights W_{q,j} of the stage's j-th incoming signal (j < n: raw input j;
+j >= n: the output h of column j - n, an earlier-stage column). Stage s has ``m_s = n + s·U`` incoming
+signals. Two layouts, chosen by the number of raw inputs, so that the inner loops -- the long,
+contiguous ones -- run on full vectors:
 
-* ``theta[s, l, r]`` -- the parameters of stage s's columns, **lane-major**: lane ``l = 4·k' + q`` is
-  gate q of the stage's k'-th column (q: 0 = i, 1 = f, 2 = o, 3 = g); row 0 holds its recurrent weight
-  u_q, row 1 its bias b_q, row ``2 + j`` its input weight W_{q,j} for the stage's j-th incoming signal
-  (j < n: raw input j; j >= n: the output h of column j - n, an earlier-stage column). Stage s has
-  ``m_s = n + s·U`` incoming signals; rows ``m_s + 2 .. RP`` are padding (0), ``RP`` = M + 2 rounded up
-  to a multiple of 16, so that the loops over a lane's rows -- the long, contiguous ones -- run on
-  full vectors. A stage's loops run over its rows rounded up to 16 (:func:`stage_rows`).
+* **rows-major** (``n < LANE_MAJOR_FROM``, e.g. trace patterning: ~12-30 rows, 16-20 lanes):
+  ``theta[s, r, l]``, lanes padded to ``LW`` (a multiple of 16 beyond 8; padding stays 0); inner loops
+  over a row's lanes, sums over rows in a fixed order.
+* **lane-major** (``n >= LANE_MAJOR_FROM``, e.g. Atari: ~280 rows, 20 lanes): ``theta[s, l, r]``, rows
+  padded to ``RP`` = M + 2 rounded up to 16; inner loops over a lane's rows (a stage's loops over its
+  rows rounded up to 16, :func:`stage_rows`; padding rows have input 0 and stay 0).
+
 * Input statistics ``in_mean / in_var / in_istd [s, j]``: all columns of a stage start, learn and
   freeze together and see the same signals, so their per-column statistics (SPEC §3.2) are equal;
   one copy per stage is kept.
-* RTRL traces ``TH, TC [l, r]`` (∂h/∂θ, ∂c/∂θ), eligibility traces ``E`` and RMSProp state ``RS``
-  exist only for the learning stage; they are reset to (0, 0, 0, 1) when a stage begins.
+* RTRL traces ``TH, TC`` (∂h/∂θ, ∂c/∂θ), eligibility traces ``E`` and RMSProp state ``RS`` (one stage's
+  table, same layout) exist only for the learning stage; they are reset to (0, 0, 0, 1) when a stage begins.
 
 Speed devices (none changes what is computed beyond float rounding):
 
@@ -36,9 +40,10 @@ Speed devices (none changes what is computed beyond float rounding):
   choice of the learner's arithmetic (portable and the same on every CPU), not a CPU mode.
 * exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
   float32 and float64); tanh(a) = 2σ(2a) − 1.
-* The learning stage's pre-activations are dot products over a lane's rows (:func:`row_dots`), the one
-  place compiled with re-association allowed (``fastmath={"reassoc"}``): LLVM then sums them in vector
-  partial sums whose number follows the CPU's vector width. Every other loop is elementwise or sums in
+* Lane-major, the learning stage's pre-activations are dot products over a lane's rows
+  (:func:`row_dots`), the one place compiled with re-association allowed (``fastmath={"reassoc"}``):
+  LLVM then sums them in vector partial sums whose number follows the CPU's vector width (rows-major,
+  they sum in row order: trace-size predictions do not depend on the CPU). Every other loop is elementwise or sums in
   a fixed order, with no fast-math and no fused multiply-add. So a run is bit-reproducible on one
   machine (``step``, ``run`` and batched runs give identical predictions), and may differ in the last
   bits between CPUs of different vector widths; verification compares bitwise only on the same
@@ -53,7 +58,7 @@ from numba import njit
 
 
 
-LANE_MAJOR_FROM = 64    # raw inputs from which a stage's parameters are stored lane-major (module docs)
+LANE_MAJOR_FROM = 64    # raw inputs from which both kernels store their input weights lane-major (module docs)
 TINY32 = 2.0 ** -100     # flush threshold of float32 state (see the module docs)
 TINY64 = 2.0 ** -900     # ... and of float64 state
 
@@ -282,7 +287,6 @@ def ccn_run(xs, cum, cont, out,
     N = xs.shape[0]
     B = theta.shape[0]
     S = theta.shape[1]
-    M = in_mean.shape[2]
     by_lane = lane_major != 0           # theta [B, S, lanes, rows] (wide inputs) or [B, S, rows, lanes]
     NL = theta.shape[2] if by_lane else theta.shape[3]     # lanes of a stage (4U, padded when rows-major)
     U = cols_per_stage

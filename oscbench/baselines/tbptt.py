@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 
 from oscbench.baselines import hparams as hpm
-from oscbench.baselines.kernels_column import exp_scratch
+from oscbench.baselines.kernels_column import LANE_MAJOR_FROM, exp_scratch
 from oscbench.baselines.kernels_tbptt import tbptt_run
 from oscbench.benchmark import flops
 
 NAME = "tbptt"
-LANE_MAJOR_FROM = 64    # inputs from which the input weights are stored lane-major (faster for wide inputs)
 
 
 @dataclass(frozen=True)
