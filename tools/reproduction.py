@@ -5,7 +5,7 @@
 
 Everything is recomputed from committed records: the leaderboard's reference entries
 (``leaderboard/submissions``, read through ``--leaderboard leaderboard``) and the study records outside the leaderboard
-(``leaderboard/studies/<study>/*.json``: the truncation study, the T-BPTT shape sweep, ...). A claim with
+(``leaderboard/studies/<study>/*.json``: the T-BPTT shape sweep ``tbptt-shapes``, ...). A claim with
 no results at any scale reads "not tested at this scale" with what it would take. The verdict rules are
 stated next to each claim, and are code here, not editorial judgement: re-running this script on the same
 records gives the same text (``tests/test_reproduction.py`` checks the committed report against it).
@@ -181,13 +181,85 @@ def trace_verdicts(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[
     return out
 
 
+def load_study(root: Path, study: str) -> list[dict[str, Any]]:
+    """The finished records of ``<root>/studies/<study>/*.json`` (a sweep's records, outside the board)."""
+    from oscbench.benchmark.records import read_record
+
+    folder = root / "studies" / study
+    recs = [read_record(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return [r for r in recs if r.get("status") == "ok" and r.get("metrics", {}).get("nmse") is not None]
+
+
+def shape_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per T-BPTT shape (truncation, hidden): the best step size at the longest run length any of its
+    configurations reached, with its mean NMSE, standard error and seeds (SPEC §8's eight shapes)."""
+    groups: dict[tuple[int, int, float, int], list[Mapping[str, Any]]] = {}
+    for r in records:
+        hp = r["learner"]["hyperparameters"]
+        groups.setdefault((hp["truncation"], hp["hidden"], hp["step_size"], r["steps"]), []).append(r)
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for (k, H, a, steps), rs in groups.items():
+        v = np.array([x["metrics"]["nmse"] for x in rs], dtype=np.float64)
+        row = {"truncation": k, "hidden": H, "step_size": a, "steps": steps, "seeds": sorted(x["seed"] for x in rs),
+               "nmse": float(v.mean()), "se": float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None,
+               "flops": rs[0]["learner"]["flops_per_step"],
+               "cpu": float(np.sum([x["timing"]["cpu_seconds"] for x in rs]))}
+        best = rows.get((k, H))
+        if best is None or (steps, -row["nmse"]) > (best["steps"], -best["nmse"]):
+            rows[(k, H)] = row
+    return sorted(rows.values(), key=lambda r: r["truncation"])
+
+
+def shape_verdict(rows: Sequence[Mapping[str, Any]], command: str) -> Verdict:
+    """T5 from the shape table; the rule: (a) the best shape's NMSE is under 2/3 of the worst's
+    (performance depends strongly on the shape), (b) the two worst shapes are 2:13 and 3:10 (large
+    networks, short truncation), (c) the best shape is the only one whose truncation covers the longest
+    dependency, 30:2 (k >= 26). All three: reproduced; one or two: partly."""
+    if len(rows) < 8:
+        return Verdict("T5", "not tested at this scale", "–", f"{len(rows)} of the 8 shapes have records", command)
+    by = sorted(rows, key=lambda r: r["nmse"])
+    worst2 = {(r["truncation"], r["hidden"]) for r in by[-2:]}
+    parts = [by[0]["nmse"] < by[-1]["nmse"] * 2 / 3, worst2 == {(2, 13), (3, 10)},
+             (by[0]["truncation"], by[0]["hidden"]) == (30, 2)]
+    v = "reproduced" if all(parts) else "partly" if any(parts) else "not reproduced"
+    steps = sorted({r["steps"] for r in rows})
+    scale = "/".join(_steps(x) for x in steps) + f" steps, seeds {_seeds(sorted({s for r in rows for s in r['seeds']}))}"
+    ev = (f"Best step size per shape, mean final NMSE: " + "; ".join(
+        f"{r['truncation']}:{r['hidden']} {r['nmse']:.3f}" for r in rows)
+        + f". (a) best/worst = {by[0]['nmse'] / by[-1]['nmse']:.2f} ({'<' if parts[0] else '>='} 2/3); "
+        f"(b) worst two: {', '.join(f'{k}:{h}' for k, h in sorted(worst2))}; "
+        f"(c) best: {by[0]['truncation']}:{by[0]['hidden']}.")
+    return Verdict("T5", v, scale, ev, command)
+
+
+def figure_shapes(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    labels = [f"{r['truncation']}:{r['hidden']}" for r in rows]
+    ax.bar(labels, [r["nmse"] for r in rows], yerr=[r["se"] or 0 for r in rows], color="#4c72b0", capsize=3)
+    ax.set_xlabel("truncation : hidden units (equal FLOPs, SPEC §8)")
+    ax.set_ylabel("final NMSE (best step size)")
+    ax.set_title("T-BPTT shapes on trace patterning (Fig. 5 analogue)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+SHAPES_STUDY = "tbptt-shapes"
+SHAPES_COMMAND = ("oscbench sweep tbptt --file tools/reference/tbptt-shapes-trace.toml, then "
+                  "tools/reference/tbptt-shapes-trace-rung2.toml (--out runs/studies/tbptt-shapes --workers 2)")
+
+
 def untested(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[Verdict]:
     atari = any(task == ATARI for task, _ in boards)
     why_atari = "Atari reference entries exist but the per-game comparison is not implemented yet" if atari \
         else "no Atari reference entries yet (issue 12: smoke and a longer preset for all 53 games)"
     return [
-        Verdict("T5", "not tested at this scale", "–", "the eight equal-FLOP T-BPTT shapes need a sweep "
-                "(`oscbench sweep tbptt --grid hidden,truncation=...`); no committed study records yet", "–"),
         Verdict("T6", "not tested at this scale", "–", "the 10-unit truncation study runs outside the budget; "
                 "no committed study records yet", "–"),
         Verdict("A1", "not tested at this scale", "–", why_atari, "–"),
@@ -231,7 +303,8 @@ def figure_curves(by: Mapping[str, Any], path: Path) -> None:
 def build(root: Path, figures_dir: Path | None) -> str:
     """The report's markdown; figures are (re)drawn into ``figures_dir`` unless it is None."""
     boards = load_reference_entries(root)
-    verdicts = trace_verdicts(boards) + untested(boards)
+    shapes = shape_table(load_study(root, SHAPES_STUDY))
+    verdicts = trace_verdicts(boards) + [shape_verdict(shapes, SHAPES_COMMAND)] + untested(boards)
     lines = ["# Reproduction report", "",
              "Generated by `python tools/reproduction.py` from the committed records (leaderboard reference "
              "entries); do not edit by hand. Claims are those of `CLAIMS.md` (Javed, Shah, Sutton & White). "
@@ -249,6 +322,19 @@ def build(root: Path, figures_dir: Path | None) -> str:
         if figures_dir is not None:
             figure_curves(by, figures_dir / name)
         lines += [f"![Learning curves, {preset}](reproduction/{name})", ""]
+    if shapes:
+        lines += ["## T-BPTT shapes at equal FLOPs (Fig. 5 analogue)", "",
+                  "| truncation:hidden | FLOPs/step | best step size | steps | seeds | final NMSE | SE | CPU s (all seeds) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in shapes:
+            lines.append(f"| {r['truncation']}:{r['hidden']} | {r['flops']:,} | {r['step_size']:g} | {_steps(r['steps'])} | "
+                         f"{_seeds(r['seeds'])} | {r['nmse']:.4f} | {_fmt(r['se'], 2)} | {r['cpu']:.0f} |")
+        lines += ["", f"Records: `leaderboard/studies/{SHAPES_STUDY}/`; each shape's best step size at the longest run "
+                  f"length it reached (successive halving). Command: `{SHAPES_COMMAND}`.", ""]
+        if figures_dir is not None:
+            figure_shapes(shapes, figures_dir / "fig5-tbptt-shapes.png")
+        lines += ["![T-BPTT shapes](reproduction/fig5-tbptt-shapes.png)", ""]
+
     lines += ["## Claims", "", "| claim | verdict | scale | evidence |", "|---|---|---|---|"]
     for v in verdicts:
         lines.append(f"| {v.claim} | {v.verdict} | {v.scale} | {v.evidence} |")

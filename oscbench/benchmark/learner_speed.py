@@ -4,12 +4,10 @@ Each case builds its learner(s), times a first short call separately (numba comp
 the on-disk cache), then measures process CPU time over ``total`` steps of the default
 trace-patterning stream fed in chunks of 65,536 steps, as the evaluator does. The stream is
 generated before the clock starts (1M steps -- 131k for the wide Atari-sized cases -- cycled for
-longer runs). Anchors are the authors'
-C++ (steps per CPU-second) with every stage visited, as the cases here run: hybrid 53k and
-constructive 101k (issue 11's side-by-side run on one pinned core of a 2-core AMD EPYC; the 110k and
-272k quoted before were first-stage-only figures from another host), columnar 173k and T-BPTT (H = 2,
-k = 30) 67k (one stage / no stages; measured on a 2-core machine); the batched case is compared with the
-C++ hybrid. See docs/performance.md.
+longer runs). Anchors are the authors' C++ (steps per CPU-second) on the same cases with every stage
+visited, measured side by side with oscbench by ``tools/cpp_side_by_side.py`` (medians of 3 interleaved
+runs on one pinned core of a 2-core AMD EPYC, 2026-12-02; docs/performance.md); the batched cases are
+compared with the C++ single run of the same learner.
 """
 from __future__ import annotations
 
@@ -25,7 +23,8 @@ from oscbench.datasets.trace_patterning import TracePatterningStream
 
 CHUNK = 65_536
 POOL = 1_000_000
-CPP_ANCHORS = {"hybrid": 53_000, "columnar": 173_000, "constructive": 101_000, "tbptt": 67_000}
+CPP_ANCHORS = {"hybrid": 137_000, "columnar": 213_000, "constructive": 406_000, "tbptt": 75_000,
+               "hybrid-atari": 15_100, "tbptt-atari": 27_800}
 
 
 def _stream_pool(n_steps: int, n_features: int = 12) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -108,7 +107,7 @@ def _length(scale: float, long: bool, default: int, long_total: int, minimum: in
     return max(int(default * scale), minimum), 1
 
 
-@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 53k)")
+@case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 137k)")
 def _hybrid(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
@@ -116,14 +115,14 @@ def _hybrid(scale: float, long: bool = False) -> SpeedResult:
                   anchor=CPP_ANCHORS["hybrid"], note="steps_per_stage = total/5", segments=segs)
 
 
-@case("columnar", "columnar 7 columns / 12 inputs (anchor: C++ 173k)")
+@case("columnar", "columnar 7 columns / 12 inputs (anchor: C++ 213k)")
 def _columnar(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     return _timed("columnar", lambda: BatchedLearner("columnar", 12, [0], [dict(n_columns=7)]), total,
                   anchor=CPP_ANCHORS["columnar"], segments=segs)
 
 
-@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 101k)")
+@case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 406k)")
 def _constructive(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
     hp = dict(n_columns=10, steps_per_stage=total // 10)
@@ -131,7 +130,7 @@ def _constructive(scale: float, long: bool = False) -> SpeedResult:
                   anchor=CPP_ANCHORS["constructive"], note="steps_per_stage = total/10", segments=segs)
 
 
-@case("tbptt", "T-BPTT hidden 2, truncation 30, 12 inputs (anchor: C++ 67k)")
+@case("tbptt", "T-BPTT hidden 2, truncation 30, 12 inputs (anchor: C++ 75k)")
 def _tbptt(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 1_000_000, LONG_TRACE, 50_000)
     return _timed("tbptt", lambda: BatchedLearner("tbptt", 12, [0], [dict(hidden=2, truncation=30)]), total,
@@ -139,7 +138,7 @@ def _tbptt(scale: float, long: bool = False) -> SpeedResult:
 
 
 @case("hybrid-batched-32", "32 hybrid runs (seeds 0-31) sharing one stream, one call; aggregate learner-steps "
-                           "(anchor: C++ hybrid 53k)")
+                           "(anchor: C++ hybrid 137k)")
 def _hybrid_batched(scale: float) -> SpeedResult:
     total = max(int(400_000 * scale), 20_000)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
@@ -147,35 +146,38 @@ def _hybrid_batched(scale: float) -> SpeedResult:
                   anchor=CPP_ANCHORS["hybrid"], note="32 runs x steps, all 5 stages visited")
 
 
-@case("hybrid-atari", "hybrid 15 columns / 5 per stage / 275 inputs (Atari size), all 3 stages visited")
+@case("hybrid-atari", "hybrid 15 columns / 5 per stage / 275 inputs (Atari size), all 3 stages visited "
+                     "(anchor: C++ 15.1k)")
 def _hybrid_atari(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 300_000, LONG_ATARI, 30_000)
     hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
-    return _timed("hybrid-atari", lambda: BatchedLearner("hybrid", 275, [0], [hp]), total, anchor=None,
+    return _timed("hybrid-atari", lambda: BatchedLearner("hybrid", 275, [0], [hp]), total,
+                  anchor=CPP_ANCHORS["hybrid-atari"],
                   n_features=275, note="trace stream zero-padded to 275 features", segments=segs, flops=True)
 
 
-@case("tbptt-atari", "T-BPTT hidden 5, truncation 8, 275 inputs (Atari size)")
+@case("tbptt-atari", "T-BPTT hidden 5, truncation 8, 275 inputs (Atari size) (anchor: C++ 27.8k)")
 def _tbptt_atari(scale: float, long: bool = False) -> SpeedResult:
     total, segs = _length(scale, long, 300_000, LONG_ATARI, 30_000)
     return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=5, truncation=8)]),
-                  total, anchor=None, n_features=275, note="trace stream zero-padded to 275 features",
-                  segments=segs, flops=True)
+                  total, anchor=CPP_ANCHORS["tbptt-atari"], n_features=275,
+                  note="trace stream zero-padded to 275 features", segments=segs, flops=True)
 
 
 @case("hybrid-atari-batched-4", "4 hybrid 15/5 runs (seeds 0-3) at Atari size sharing one stream, one call; aggregate "
-                                "learner-steps (compare with hybrid-atari)")
+                                "learner-steps (compare with hybrid-atari; anchor: C++ 15.1k)")
 def _hybrid_atari_batched(scale: float) -> SpeedResult:
     total = max(int(100_000 * scale), 10_000)
     hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
     return _timed("hybrid-atari-batched-4", lambda: BatchedLearner("hybrid", 275, range(4), [hp] * 4), total,
-                  anchor=None, n_features=275, note="4 runs x steps, all 3 stages visited", flops=True)
+                  anchor=CPP_ANCHORS["hybrid-atari"], n_features=275, note="4 runs x steps, all 3 stages visited",
+                  flops=True)
 
 
 @case("tbptt-atari-batched-4", "4 T-BPTT 5:8 runs (seeds 0-3) at Atari size sharing one stream, one call; aggregate "
-                               "learner-steps (compare with tbptt-atari)")
+                               "learner-steps (compare with tbptt-atari; anchor: C++ 27.8k)")
 def _tbptt_atari_batched(scale: float) -> SpeedResult:
     total = max(int(100_000 * scale), 10_000)
     hp = dict(hidden=5, truncation=8)
     return _timed("tbptt-atari-batched-4", lambda: BatchedLearner("tbptt", 275, range(4), [hp] * 4), total,
-                  anchor=None, n_features=275, note="4 runs x steps", flops=True)
+                  anchor=CPP_ANCHORS["tbptt-atari"], n_features=275, note="4 runs x steps", flops=True)
