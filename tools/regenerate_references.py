@@ -38,10 +38,10 @@ sys.path.insert(0, str(REPO))
 os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
 
 LEARNERS = {
-    "hybrid": ("Hybrid (reference)", "20 columns, 4 per stage (SPEC §4, §8)"),
-    "constructive": ("Constructive (reference)", "10 columns, 1 per stage (SPEC §4, §8)"),
-    "columnar": ("Columnar (reference)", "5 independent columns (SPEC §4, §8)"),
-    "tbptt": ("T-BPTT (reference)", "dense LSTM, 2 hidden units, truncation 30 (SPEC §6, §8)"),
+    "hybrid": ("Hybrid (reference)", "{n_columns} columns, {columns_per_stage} per stage (SPEC §4, §8)"),
+    "constructive": ("Constructive (reference)", "{n_columns} columns, 1 per stage (SPEC §4, §8)"),
+    "columnar": ("Columnar (reference)", "{n_columns} independent columns (SPEC §4, §8)"),
+    "tbptt": ("T-BPTT (reference)", "dense LSTM, {hidden} hidden units, truncation {truncation} (SPEC §6, §8)"),
 }
 AUTHORS = "oscbench reference learners"
 
@@ -102,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
 
     for learner in args.learners:
         name, description = LEARNERS[learner]
+        hp = _hp(learner, task, preset)
+        description = description.format(**hp)        # the task's reference configuration
         out = args.runs / task.id / preset.name / learner
         evaluate = ["evaluate", learner, "--task", task.id, "--preset", preset.name]
         todo = []
         for s in seeds:   # resumable: a finished record of the current code is kept
             probe = {"task": {"id": task.id, "preset": preset.name, "game": None},
-                     "learner": {"name": learner, "hyperparameters": _hp(learner, task, preset)}, "seed": s}
+                     "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
             if not _current(out / f"{record_stem(probe)}.json", digest):
                 todo.append(s)
         if todo:
