@@ -16,6 +16,8 @@ from oscbench.cli import cli
 
 ATARI = {   # the Atari reference structures (configs.py), stages short enough to switch inside the test
     "hybrid": dict(n_columns=15, columns_per_stage=5, steps_per_stage=70),
+    "columnar": dict(n_columns=7),
+    "constructive": dict(n_columns=10, steps_per_stage=20),
     "tbptt": dict(hidden=5, truncation=8),
 }
 
@@ -44,10 +46,11 @@ def test_step_run_and_batched_identical_at_atari_size(name):
     assert np.std(v_run[50:]) > 0
 
 
+@pytest.mark.parametrize("n", [12, 70])          # both layouts: rows-major and lane-major (LANE_MAJOR_FROM)
 @pytest.mark.parametrize("name,hp", [("columnar", dict(n_columns=3)),
                                      ("hybrid", dict(n_columns=4, columns_per_stage=2, steps_per_stage=5000)),
                                      ("tbptt", dict(hidden=2, truncation=4))])
-def test_no_subnormal_floats_in_the_state(name, hp):
+def test_no_subnormal_floats_in_the_state(name, hp, n):
     """After a burst of activity, 12k silent steps let the traces (γλ = 0.99) and the RMSProp state
     (β2 = 0.99) decay by 0.99 a step: without flushing they would end in the subnormal range and stay
     there (k·2^-149 · 0.99 rounds back to itself) -- the numpy float32 recursion below shows it."""
@@ -56,7 +59,7 @@ def test_no_subnormal_floats_in_the_state(name, hp):
         v = np.float32(v * np.float32(0.99))
     assert 0 < v < np.finfo(np.float32).tiny          # the scenario does produce stuck subnormals
     rng = np.random.default_rng(1)
-    n, N, burst = 12, 12_050, 50
+    N, burst = 12_050, 50
     xs = np.zeros((N, n), np.float32)
     xs[:burst] = rng.random((burst, n))
     cum = np.zeros(N, np.float32)
