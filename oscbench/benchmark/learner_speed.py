@@ -146,38 +146,40 @@ def _hybrid_batched(scale: float) -> SpeedResult:
                   anchor=CPP_ANCHORS["hybrid"], note="32 runs x steps, all 5 stages visited")
 
 
+ATARI_HP = {   # the Atari reference structures (baselines.configs), every stage visited in the run
+    "hybrid": lambda total: dict(n_columns=15, columns_per_stage=5, steps_per_stage=max(total // 3, 1)),
+    "tbptt": lambda total: dict(hidden=5, truncation=8),
+}
+
+
+def _atari(learner: str, runs: int, total: int, segs: int = 1) -> SpeedResult:
+    """``runs`` seeds of an Atari-size reference learner on one stream (the trace stream zero-padded to
+    275 features), one call per chunk; compared with the authors' C++ single run."""
+    name = f"{learner}-atari" + (f"-batched-{runs}" if runs > 1 else "")
+    hp = ATARI_HP[learner](total)
+    note = "trace stream zero-padded to 275 features" if runs == 1 else f"{runs} runs x steps"
+    return _timed(name, lambda: BatchedLearner(learner, 275, range(runs), [hp] * runs), total,
+                  anchor=CPP_ANCHORS[f"{learner}-atari"], n_features=275, note=note, segments=segs, flops=True)
+
+
 @case("hybrid-atari", "hybrid 15 columns / 5 per stage / 275 inputs (Atari size), all 3 stages visited "
                      "(anchor: C++ 15.1k)")
 def _hybrid_atari(scale: float, long: bool = False) -> SpeedResult:
-    total, segs = _length(scale, long, 300_000, LONG_ATARI, 30_000)
-    hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
-    return _timed("hybrid-atari", lambda: BatchedLearner("hybrid", 275, [0], [hp]), total,
-                  anchor=CPP_ANCHORS["hybrid-atari"],
-                  n_features=275, note="trace stream zero-padded to 275 features", segments=segs, flops=True)
+    return _atari("hybrid", 1, *_length(scale, long, 300_000, LONG_ATARI, 30_000))
 
 
 @case("tbptt-atari", "T-BPTT hidden 5, truncation 8, 275 inputs (Atari size) (anchor: C++ 27.8k)")
 def _tbptt_atari(scale: float, long: bool = False) -> SpeedResult:
-    total, segs = _length(scale, long, 300_000, LONG_ATARI, 30_000)
-    return _timed("tbptt-atari", lambda: BatchedLearner("tbptt", 275, [0], [dict(hidden=5, truncation=8)]),
-                  total, anchor=CPP_ANCHORS["tbptt-atari"], n_features=275,
-                  note="trace stream zero-padded to 275 features", segments=segs, flops=True)
+    return _atari("tbptt", 1, *_length(scale, long, 300_000, LONG_ATARI, 30_000))
 
 
 @case("hybrid-atari-batched-4", "4 hybrid 15/5 runs (seeds 0-3) at Atari size sharing one stream, one call; aggregate "
                                 "learner-steps (compare with hybrid-atari; anchor: C++ 15.1k)")
 def _hybrid_atari_batched(scale: float) -> SpeedResult:
-    total = max(int(100_000 * scale), 10_000)
-    hp = dict(n_columns=15, columns_per_stage=5, steps_per_stage=total // 3)
-    return _timed("hybrid-atari-batched-4", lambda: BatchedLearner("hybrid", 275, range(4), [hp] * 4), total,
-                  anchor=CPP_ANCHORS["hybrid-atari"], n_features=275, note="4 runs x steps, all 3 stages visited",
-                  flops=True)
+    return _atari("hybrid", 4, max(int(100_000 * scale), 10_000))
 
 
-@case("tbptt-atari-batched-4", "4 T-BPTT 5:8 runs (seeds 0-3) at Atari size sharing one stream, one call; aggregate "
-                               "learner-steps (compare with tbptt-atari; anchor: C++ 27.8k)")
+@case("tbptt-atari-batched-4", "4 T-BPTT runs (hidden 5, truncation 8; seeds 0-3) at Atari size sharing one stream, "
+                               "one call; aggregate learner-steps (compare with tbptt-atari; anchor: C++ 27.8k)")
 def _tbptt_atari_batched(scale: float) -> SpeedResult:
-    total = max(int(100_000 * scale), 10_000)
-    hp = dict(hidden=5, truncation=8)
-    return _timed("tbptt-atari-batched-4", lambda: BatchedLearner("tbptt", 275, range(4), [hp] * 4), total,
-                  anchor=CPP_ANCHORS["tbptt-atari"], n_features=275, note="4 runs x steps", flops=True)
+    return _atari("tbptt", 4, max(int(100_000 * scale), 10_000))
