@@ -224,7 +224,7 @@ def shape_verdict(rows: Sequence[Mapping[str, Any]], command: str) -> Verdict:
     v = "reproduced" if all(parts) else "partly" if any(parts) else "not reproduced"
     steps = sorted({r["steps"] for r in rows})
     scale = "/".join(_steps(x) for x in steps) + f" steps, seeds {_seeds(sorted({s for r in rows for s in r['seeds']}))}"
-    ev = (f"Best step size per shape, mean final NMSE: " + "; ".join(
+    ev = ("Best step size per shape, mean final NMSE: " + "; ".join(
         f"{r['truncation']}:{r['hidden']} {r['nmse']:.3f}" for r in rows)
         + f". (a) best/worst = {by[0]['nmse'] / by[-1]['nmse']:.2f} ({'<' if parts[0] else '>='} 2/3); "
         f"(b) worst two: {', '.join(f'{k}:{h}' for k, h in sorted(worst2))}; "
