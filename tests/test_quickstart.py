@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
+from oscbench.baselines.configs import reference_config
+from oscbench.benchmark import flops as flop_count
 from oscbench.quickstart import quickstart
 from oscbench.benchmark.records import validate_record
 from oscbench.cli import cli
@@ -33,7 +35,9 @@ def test_quickstart_cli_tiny(tmp_path):
     # the dataset summary, then the table with both reference learners, then the plot path
     assert "trace-patterning/default-v1" in text and "digest" in text and "ok" in text
     table = text[text.index("== 3."):]
-    for name, flops in (("hybrid", "4,048"), ("tbptt", "3,720"), ("linear_td", "44")):
+    tb = reference_config("tbptt", "trace-patterning", STEPS)       # the reference shape (the sweep's best)
+    for name, flops in (("hybrid", f"{flop_count.hybrid(12, 20, 4):,}"),
+                        ("tbptt", f"{flop_count.tbptt(12, tb['hidden'], tb['truncation']):,}"), ("linear_td", "44")):
         row = next(ln for ln in table.splitlines() if ln.startswith(name))
         assert flops in row and "[" in row   # NMSE with a CI over 2 seeds
     png = out / "learning_curves.png"
