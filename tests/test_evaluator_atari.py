@@ -73,3 +73,31 @@ def test_wrong_game_file_is_refused(pong_file):
     with pytest.raises(OscbenchError, match="Pong"):
         evaluate(f"{LEARNERS}:constant", task="atari-v1/Breakout", seeds=[0], n_steps=100, dataset=pong_file,
                  progress=False)
+
+
+def test_custom_run_of_a_recording_loops_as_the_atari_task_does(pong_file, tmp_path):
+    """--dataset FILE without --task and --steps beyond one pass: the recorded pass loops exactly as the
+    Atari task loops it (same steps, same targets, same score), and the record stays a custom one."""
+    n = 2 * PASS + 1500
+    with DatasetFile(pong_file) as f:
+        x = f.read(0, PASS)
+    idx = np.arange(n) % PASS
+    w = np.zeros(275)
+    w[274], w[:256] = 0.5, 0.01
+    e = (x.observations.astype(np.float64)[idx] @ w - x.returns[idx]) ** 2
+    kw = dict(seeds=[0], n_steps=n, dataset=pong_file, hyperparameters={"w": w.tolist()}, progress=False)
+    custom = evaluate(f"{LEARNERS}:weighted", task=None, **kw).records[0]
+    task = evaluate(f"{LEARNERS}:weighted", task="atari-v1/Pong", **kw).records[0]
+    assert custom["task"]["id"] == tasks.CUSTOM_TASK_ID and custom["steps"] == n
+    assert custom["metrics"]["final_error"] == task["metrics"]["final_error"]
+    assert custom["metrics"]["final_error"] == pytest.approx(e[-200_000:].mean(), rel=1e-10)
+
+
+def test_custom_generated_stream_does_not_loop(tmp_path):
+    """A generated (trace-patterning) file is not a recording: a run longer than it is refused, not wrapped."""
+    from oscbench.datasets.generate import generate_trace_patterning
+    from oscbench.errors import OscbenchError
+
+    path = generate_trace_patterning(tmp_path / "tp.h5", seed=0, n_steps=3000, progress=False)
+    with pytest.raises(OscbenchError, match="holds 3,000 steps but the run needs 4,000"):
+        evaluate(f"{LEARNERS}:constant", task=None, seeds=[0], n_steps=4000, dataset=path, progress=False)

@@ -142,9 +142,18 @@ def _shifted(chunks: Iterator[StepChunk], offset: int) -> Iterator[StepChunk]:
 STREAM_OPENERS: dict[str, Callable[..., StreamSource]] = {
     "trace-patterning": lambda task, game, seed, n_steps, dataset: _trace_source(task, seed, n_steps, dataset),
     "atari": lambda task, game, seed, n_steps, dataset, offset=0: _atari_source(task, game, n_steps, dataset, offset),
-    "custom": lambda task, game, seed, n_steps, dataset: _file_source(task.source, n_steps, loop=False,
+    "custom": lambda task, game, seed, n_steps, dataset: _file_source(task.source, n_steps, loop=_loops(task.source),
                                                                       want_id=task.dataset_id),
 }
+
+
+def _loops(path: str | Path) -> bool:
+    """A recorded pass (an Atari file) loops past its end, as the Atari task loops it; a generated stream
+    (trace patterning) does not: a longer run needs a longer file."""
+    from oscbench.datasets.format import DatasetFile
+
+    with DatasetFile(path, verify=False) as ds:
+        return ds.kind == "atari"
 
 
 def open_stream(task: Task, *, game: str | None, seed: int, n_steps: int,

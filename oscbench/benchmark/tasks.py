@@ -215,8 +215,9 @@ def custom_task(dataset: str | Path, budget_flops: int | None = None) -> Task:
     """The task of scoring a learner on a dataset file of one's own, as it is.
 
     γ comes from the file, the target is the full return (``returns``), the FLOP budget is
-    ``budget_flops`` (None: none), the run is the whole file once (one preset, ``custom``), seeds vary the
-    learner only. Scoring window, curve bins and the audit are the standard tasks' (200k-step window).
+    ``budget_flops`` (None: none), the run is the whole file once (one preset, ``custom``; a longer
+    ``n_steps`` loops over a recorded Atari pass as the Atari task does, and is refused for a generated
+    stream), seeds vary the learner only. Scoring window, curve bins and the audit are the standard tasks' (200k-step window).
     Records carry the task id :data:`CUSTOM_TASK_ID`, which the leaderboard refuses.
     """
     from oscbench.datasets.format import DatasetFile
