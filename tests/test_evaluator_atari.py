@@ -101,3 +101,31 @@ def test_custom_generated_stream_does_not_loop(tmp_path):
     path = generate_trace_patterning(tmp_path / "tp.h5", seed=0, n_steps=3000, progress=False)
     with pytest.raises(OscbenchError, match="holds 3,000 steps but the run needs 4,000"):
         evaluate(f"{LEARNERS}:constant", task=None, seeds=[0], n_steps=4000, dataset=path, progress=False)
+
+
+@pytest.mark.parametrize("block, message", [
+    ('[presets.smoke.reference.games]\nPongg = 0.01\n', "names Pongg, not games of atari-v1"),
+    ('[presets.smoke.reference.games]\nPong = -0.01\n', "Pong must be positive"),
+    ('[presets.smoke.reference]\nfinal_error = "0.1"\n', "final_error must be positive"),
+])
+def test_task_file_reference_errors_are_checked(block, message):
+    """A misspelt game or a non-positive reference error in a task file is refused, not silently ignored."""
+    from importlib import resources
+
+    from oscbench.errors import ConfigError
+
+    text = resources.files("oscbench.benchmark").joinpath("tasks", "atari-v1.toml").read_text(encoding="utf-8")
+    tasks._parse(text, "atari-v1.toml")                     # the shipped file passes
+    with pytest.raises(ConfigError, match=message):
+        tasks._parse(text + "\n" + block, "atari-v1.toml")
+
+
+def test_per_game_reference_gives_relative_error():
+    """The evaluator reads a game's reference error from the preset's reference.games (and only at its length)."""
+    from dataclasses import replace
+
+    from oscbench.benchmark.evaluator import _reference
+
+    p = replace(tasks.get_task("atari-v1").preset("smoke"), reference={"games": {"Pong": 0.25}})
+    assert _reference(p, p.steps, "Pong") == 0.25
+    assert _reference(p, p.steps - 1, "Pong") is None and _reference(p, p.steps, "Qbert") is None

@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         learner_cpu = sum(float(r["timing"]["cpu_seconds"]) for r in E.read_entry(target)["records"])
         total_learner_cpu += learner_cpu
         print(f"{learner}: {learner_cpu:.1f} CPU-s in the learner processes (records' timing.cpu_seconds)")
-        if learner == "tbptt":
+        if learner == "tbptt" and task.games:
+            _print_game_references(E.read_entry(target), task, preset)
+        elif learner == "tbptt":
             entry = E.read_entry(target)
             mean = sum(r["metrics"]["final_error"] for r in entry["records"]) / len(entry["records"])
             ref = (preset.reference or {}).get("final_error")
@@ -153,6 +155,17 @@ def main(argv: list[str] | None = None) -> int:
           f"processes, {time.perf_counter() - t0:.0f} s wall; now run "
           f"`oscbench leaderboard build --root {args.root}` and commit {args.root}")
     return 0
+
+
+def _print_game_references(entry: dict, task, preset) -> None:
+    """The per-game T-BPTT mean final errors, as the task file's ``[presets.<preset>.reference.games]``."""
+    by: dict[str, list[float]] = {}
+    for r in entry["records"]:
+        by.setdefault(r["task"]["game"], []).append(r["metrics"]["final_error"])
+    print(f"T-BPTT per-game mean final errors; put this block in {task.source} so that records get their relative_error:")
+    print(f"[presets.{preset.name}.reference]\nlearner = \"tbptt\"\n[presets.{preset.name}.reference.games]")
+    for g in sorted(by):
+        print(f"{g} = {sum(by[g]) / len(by[g])!r}")
 
 
 def _hp(learner: str, task, preset) -> dict:

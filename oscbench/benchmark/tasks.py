@@ -162,9 +162,31 @@ def _parse(text: str, source: str) -> Task:
         if p.bin_steps is not None and (p.bin_steps <= 0 or (w != p.steps and w % p.bin_steps)):
             raise ConfigError(f"task file {source}: preset {p.name}'s bin_steps {p.bin_steps} does not divide its "
                               f"scoring window of {w} steps; fix or reinstall it.")
+    for p in presets.values():
+        _check_reference(p, task, source)
     if task.target not in ("returns", "returns_truncated") or task.seed_policy not in ("shared", "learner-only"):
         raise ConfigError(f"task file {source}: unknown target {task.target!r} or seed_policy {task.seed_policy!r}.")
     return task
+
+
+def _check_reference(p: Preset, task: Task, source: str) -> None:
+    """A preset's reference errors: positive numbers, per game only for the suite's own games (a misspelt
+    game would silently leave its records without a relative error)."""
+    ref = p.reference
+    if not ref:
+        return
+    values = dict(ref.get("games") or {})
+    unknown = sorted(set(values) - set(task.games))
+    if unknown:
+        raise ConfigError(f"task file {source}: [presets.{p.name}.reference.games] names {', '.join(unknown)}, "
+                          f"not games of {task.id}; fix the names.")
+    if "final_error" in ref:
+        values[""] = ref["final_error"]
+    bad = sorted(k or "final_error" for k, v in values.items()
+                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v == float("inf"))
+    if bad:
+        raise ConfigError(f"task file {source}: [presets.{p.name}.reference] {', '.join(bad)} must be positive "
+                          "finite errors; fix them.")
 
 
 @lru_cache(maxsize=1)
