@@ -659,36 +659,55 @@ def differences(boards: Mapping[tuple[str, str], Mapping[str, Any]], verdicts: S
                        "Orderings here turn on margins of a few hundredths, and the CIs over seeds decide them.")
         tb = next((r for r in shapes if (r["truncation"], r["hidden"]) == (30, 2)), None)
         best = min(shapes, key=lambda r: r["nmse"]) if shapes else None
-        if best is not None and tb is not None and (v.get("T3") != "reproduced" or v.get("T5") != "reproduced"):
-            out.append(f"- **The best T-BPTT truncates short here** (T3, T5). The paper's rule (the eight "
-                       "equal-FLOP shapes × step sizes, seeds 0–4) picks truncation "
-                       f"{best['truncation']}, hidden {best['hidden']} (NMSE {best['nmse']:.3f} at "
-                       f"{_steps(best['steps'])}). The paper picked 30:2, which scores {tb['nmse']:.3f} here. "
-                       f"With the stronger T-BPTT as the reference, hybrid ({nm['hybrid']:.3f}) and constructive "
-                       f"({nm['constructive']:.3f}) do not end clearly below it ({nm['tbptt']:.3f}). We believe one "
-                       "cause is a bug in the authors' T-BPTT that we fixed (SPEC §6). Their ring buffer of k steps "
-                       "feeds the oldest step of every window h_t in place of h_(t−k). That corrupts 1 in k "
-                       "recurrent-gradient terms: half of them at k = 2, 1 in 30 at k = 30. It handicaps exactly "
-                       "the short-truncation shapes the paper ranks worst. Not tested: settling it needs a T-BPTT "
-                       "with the bug emulated, which the reference learners do not offer.")
+        if best is not None and tb is not None and v.get("T5") != "reproduced":
+            out.append(f"- **The best T-BPTT truncates short here** (T5). The paper's rule (the eight equal-FLOP "
+                       f"shapes × step sizes, seeds 0–4) picks truncation {best['truncation']}, hidden "
+                       f"{best['hidden']} (NMSE {best['nmse']:.3f} at {_steps(best['steps'])}). The paper picked 30:2, "
+                       f"which scores {tb['nmse']:.3f} here. We believe one cause is a bug in the authors' T-BPTT "
+                       "that we fixed (SPEC §6). Their ring buffer of k steps feeds the oldest step of every window "
+                       "h_t in place of h_(t−k). That corrupts 1 in k recurrent-gradient terms: half of them at "
+                       "k = 2, 1 in 30 at k = 30. It handicaps exactly the short-truncation shapes the paper ranks "
+                       "worst. Not tested: settling it needs a T-BPTT with the bug emulated, which the reference "
+                       "learners do not offer.")
+        tv = np.array([r["metrics"]["nmse"] for r in by["tbptt"]["records"]])
+        med = float(np.median(tv))
+        late = int(np.sum(tv > 1.25 * med))
+        if v.get("T3") == "reproduced" and late:
+            out.append(f"- **T3 holds, but through T-BPTT's unstable seeds** (`{preset}`). Hybrid "
+                       f"({nm['hybrid']:.3f}) and constructive ({nm['constructive']:.3f}) end below T-BPTT's mean "
+                       f"({nm['tbptt']:.3f}). But T-BPTT's median seed ends at {med:.3f}, and {late} of its "
+                       f"{len(tv)} seeds end above 1.25× that median; their error rises late in the run "
+                       "(learning curve above). The typical T-BPTT run is as good as the column learners; its "
+                       "mean is not. We have not found why those seeds degrade: step size, RMSProp's β2 = "
+                       "0.9999 and the eligibility traces are the suspects.")
+        elif v.get("T3") != "reproduced":
+            out.append(f"- **Hybrid and constructive do not end clearly below T-BPTT** (T3, `{preset}`): "
+                       f"{nm['hybrid']:.3f} and {nm['constructive']:.3f} against {nm['tbptt']:.3f}. The reference "
+                       "T-BPTT is the short-truncation shape above, much stronger than the paper's 30:2.")
         if v.get("T2") != "reproduced":
             worst = max(LEARNERS, key=lambda k: nm[k])
-            hp = by["constructive"]["learner"]["hyperparameters"]
-            out.append(f"- **Columnar is not the worst** (T2). At `{preset}`, {LABEL[worst]} ends highest "
-                       f"({nm[worst]:.3f}, columnar {nm['columnar']:.3f}). The paper's columnar used 5 columns "
-                       f"trained for the whole run. The constructive network trains one column at a time, for "
-                       f"{_steps(hp['steps_per_stage'])} steps each here. We believe its later columns get too "
-                       "few steps in short runs. Constructive against hybrid NMSE by run length: " + "; ".join(
-                           f"{_steps(_game(b['hybrid'])['steps'])} {_game(b['constructive'])['nmse']['mean']:.3f} vs "
-                           f"{_game(b['hybrid'])['nmse']['mean']:.3f}" for (t, _p), b in sorted(
-                               boards.items(), key=lambda kv: _game(kv[1]["hybrid"])["steps"] if "hybrid" in kv[1] else 0)
-                           if t == TRACE and "hybrid" in b and "constructive" in b) + ".")
+            if worst == "constructive":
+                hp = by["constructive"]["learner"]["hyperparameters"]
+                out.append(f"- **Columnar is not the worst** (T2). At `{preset}`, constructive ends highest "
+                           f"({nm['constructive']:.3f}, columnar {nm['columnar']:.3f}). The constructive network "
+                           f"trains one column at a time, for {_steps(hp['steps_per_stage'])} steps each here. We "
+                           "believe its later columns get too few steps in short runs.")
+            else:
+                cols = min(nm[k] for k in ("hybrid", "constructive"))
+                out.append(f"- **Columnar is not the worst of all four** (T2). At `{preset}`, {LABEL[worst]} "
+                           f"ends highest ({nm[worst]:.3f}). Columnar ({nm['columnar']:.3f}) is the worst of the "
+                           f"three column learners (the others {cols:.3f} and up), as the paper finds.")
+            out.append("  Constructive against hybrid NMSE by run length: " + "; ".join(
+                f"{_steps(_game(b['hybrid'])['steps'])} {_game(b['constructive'])['nmse']['mean']:.3f} vs "
+                f"{_game(b['hybrid'])['nmse']['mean']:.3f}" for (t, _p), b in sorted(
+                    boards.items(), key=lambda kv: _game(kv[1]["hybrid"])["steps"] if "hybrid" in kv[1] else 0)
+                if t == TRACE and "hybrid" in b and "constructive" in b) + ".")
         if v.get("T4") != "reproduced":
-            out.append("- **No visible drop at stage boundaries** (T4). The rule compares the mean curve's fall in "
-                       "the 4 bins after each boundary with the 4 before. On the averaged curve, the plateaus and "
-                       "drops the paper shows do not stand out. We believe the cause is that a new stage starts "
-                       "from the previous stage's features, and its columns first learn slowly under RMSProp "
-                       "from zero output weights.")
+            out.append("- **Drops at stage boundaries are not consistent** (T4). The rule compares the mean "
+                       "curve's fall in the 4 bins after each boundary with the 4 before; see the evidence column "
+                       "for how many boundaries pass. We believe the cause is that a new stage starts from the "
+                       "previous stage's features, and its columns first learn slowly under RMSProp from zero "
+                       "output weights; the average over seeds also smooths single-seed drops.")
     if trunc is not None and v.get("T6") != "reproduced":
         e = {r["k"]: r["nmse"] for r in trunc["rows"]}
         out.append(f"- **Truncation beyond 5 buys little here** (T6). A 10-unit T-BPTT improves from k 2 ({e[2]:.3f}) "
