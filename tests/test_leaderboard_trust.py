@@ -335,3 +335,20 @@ def test_regenerate_references_tool_is_resumable_and_records_its_command(tmp_pat
     again = subprocess.run(cmd, capture_output=True, text=True, check=False)   # resumes: nothing to re-run
     assert again.returncode == 0 and "every seed already run with the current code" in again.stdout
     assert [p.name for p in E.entry_paths(tmp_path / "lb")] == [path.name]   # replaced, not superseded
+
+
+def test_prefix_rerun_follows_the_runs_bin_layout() -> None:
+    """A run whose length is not a multiple of its bin (Atari smoke: 249,999 steps in bins of 2,500) has
+    the remainder in its first bin; the prefix re-run must score the same bins, not whole bins from step 0."""
+    from oscbench.benchmark import metrics
+
+    res = evaluate("columnar", task="trace-patterning-v1", seeds=[3], n_steps=7_777, progress=False)
+    (r,) = res.records
+    bin_steps = r["curve"]["bin_steps"]
+    assert r["steps"] % bin_steps, "the test needs a remainder bin"
+    first = int(metrics.bin_lengths(r["steps"], bin_steps)[0])
+    assert first < bin_steps
+    assert V.prefix_curve("columnar", r) == r["curve"]["mse"][: V.PREFIX_BINS]     # bitwise
+    assert V.prefix_problems("columnar", [r]) == []
+    forged = _scaled(r, 1.001)
+    assert V.prefix_problems("columnar", [forged])

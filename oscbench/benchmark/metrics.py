@@ -157,6 +157,14 @@ class RunScorer:
         mse = [float((self._prefix[i // g] - self._prefix[(i - k) // g]) / k) for i in steps]
         return steps, mse
 
+    def first_bins(self, n: int) -> list[float]:
+        """The MSE of the first ``n`` learning-curve bins, which must be scored already: what
+        :meth:`finalize` would give for them, with the run's own bin layout (the remainder in the first)."""
+        lengths = bin_lengths(self.steps, self.bin_steps)[:n]
+        if self.done < int(lengths.sum()):
+            raise ValueError(f"the first {n} bins need {int(lengths.sum())} steps; {self.done} were scored")
+        return (self._bins[:n] / lengths.astype(np.float64)).tolist()
+
     def finalize(self, reference_final_error: float | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """(metrics, curve) as stored in a result record. Call after all ``steps`` were scored."""
         if self.done != self.steps:

@@ -381,21 +381,23 @@ def prefix_curve(spec: str, record: Mapping[str, Any], n_bins: int = PREFIX_BINS
 
     t = tasks.get_task(record["task"]["id"])
     bin_steps = record["curve"]["bin_steps"]
-    steps = min(record["steps"], n_bins * bin_steps)
+    total = int(record["steps"])
+    n_bins = min(n_bins, metrics.n_bins(total, bin_steps))
+    steps = int(metrics.bin_lengths(total, bin_steps)[:n_bins].sum())   # the run's layout: a remainder comes first
     seed = record["seed"]
     stream_seed = record["dataset"].get("seed") if t.seed_policy == "shared" else 0
     source = streams.open_stream(t, game=record["task"].get("game"), seed=stream_seed if stream_seed is not None else seed,
                                n_steps=record["steps"])
     learner = loading.load_learner(spec).build(source.n_features, seed, record["learner"]["hyperparameters"])
-    scorer = metrics.RunScorer(steps, steps, bin_steps, t.running_window, t.running_every, t.running_offset)
+    scorer = metrics.RunScorer(total, t.window(total), bin_steps, t.running_window, t.running_every,
+                               t.running_offset)
     for chunk in source.chunks(steps, default_chunk_steps(int(record["steps"]))):
         target = chunk.returns_truncated if t.target == "returns_truncated" else chunk.returns
         if target is None:
             raise DataError(f"the stream has no {t.target} array, which {t.id} scores; regenerate the dataset.")
         preds = protocol.run_steps(learner, chunk.observations, chunk.cumulants, chunk.continuations)
         scorer.update(chunk.start, preds, target, chunk.returns)
-    _, curve = scorer.finalize(None)
-    return curve["mse"][: -(-steps // bin_steps)]
+    return scorer.first_bins(n_bins)
 
 
 def prefix_problems(spec: str, records: Sequence[Mapping[str, Any]], n_bins: int = PREFIX_BINS) -> list[str]:
