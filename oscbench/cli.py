@@ -673,7 +673,8 @@ def leaderboard_show(task, preset, as_json, root) -> None:
     if task:
         from oscbench.benchmark.tasks import resolve
 
-        resolve(task)  # an unknown task or game is a user error, not an empty board
+        base, _, sub = task.partition("/")
+        resolve(base if sub == "suite" else task)  # an unknown task or game is a user error, not an empty board
     boards = filter_boards(build_boards(load_valid_entries(root)), task, preset)
     if as_json:
         _dump_json(to_json(boards))

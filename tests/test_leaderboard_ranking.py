@@ -304,3 +304,23 @@ def test_verification_status_read_from_the_entry() -> None:
                    "absent": "unverified"}
     text = board_text(board)
     assert "verified by re-execution" in text and "verification failed" in text and text.count("not verified") == 3
+
+
+def test_show_filters_the_suite_board_and_one_game(tmp_path: Path) -> None:
+    """`leaderboard show --task atari-v1/suite` (as its help says) prints only the suite board;
+    `--task atari-v1/Pong` only Pong's; a misspelt game is still a user error."""
+    from click.testing import CliRunner
+
+    from oscbench.cli import cli
+
+    root = tmp_path / "lb"
+    recs = [r for g in ("Pong", "Qbert") for r in make_records(3, 0.4, name="a", task_id="atari-v1", game=g)]
+    _write(root, _entry(recs, "A"))
+    run = CliRunner()
+    suite = run.invoke(cli, ["leaderboard", "show", "--json", "--task", "atari-v1/suite", "--root", str(root)])
+    assert suite.exit_code == 0, suite.output
+    assert [b["kind"] for b in json.loads(suite.output)] == ["suite"]
+    pong = run.invoke(cli, ["leaderboard", "show", "--json", "--task", "atari-v1/Pong", "--root", str(root)])
+    assert [(b["kind"], b["game"]) for b in json.loads(pong.output)] == [("game", "Pong")]
+    bad = run.invoke(cli, ["leaderboard", "show", "--task", "atari-v1/Pongg", "--root", str(root)])
+    assert bad.exit_code == 2 and "'Pongg' is not a game of atari-v1" in bad.output
