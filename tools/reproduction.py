@@ -697,11 +697,11 @@ def differences(boards: Mapping[tuple[str, str], Mapping[str, Any]], verdicts: S
                 out.append(f"- **Columnar is not the worst of all four** (T2). At `{preset}`, {LABEL[worst]} "
                            f"ends highest ({nm[worst]:.3f}). Columnar ({nm['columnar']:.3f}) is the worst of the "
                            f"three column learners (the others {cols:.3f} and up), as the paper finds.")
+            trace = sorted((b for (t, _p), b in boards.items() if t == TRACE and "hybrid" in b and "constructive" in b),
+                           key=lambda b: _game(b["hybrid"])["steps"])
             out.append("  Constructive against hybrid NMSE by run length: " + "; ".join(
                 f"{_steps(_game(b['hybrid'])['steps'])} {_game(b['constructive'])['nmse']['mean']:.3f} vs "
-                f"{_game(b['hybrid'])['nmse']['mean']:.3f}" for (t, _p), b in sorted(
-                    boards.items(), key=lambda kv: _game(kv[1]["hybrid"])["steps"] if "hybrid" in kv[1] else 0)
-                if t == TRACE and "hybrid" in b and "constructive" in b) + ".")
+                f"{_game(b['hybrid'])['nmse']['mean']:.3f}" for b in trace) + ".")
         if v.get("T4") != "reproduced":
             out.append("- **Drops at stage boundaries are not consistent** (T4). The rule compares the mean "
                        "curve's fall in the 4 bins after each boundary with the 4 before; see the evidence column "
