@@ -48,7 +48,7 @@ def _seeds(seeds: Sequence[int]) -> str:
 
 
 def _steps(n: int) -> str:
-    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:.4g}k"      # 249,999 -> 250k
 
 
 @contextmanager
