@@ -103,21 +103,23 @@ def test_custom_generated_stream_does_not_loop(tmp_path):
         evaluate(f"{LEARNERS}:constant", task=None, seeds=[0], n_steps=4000, dataset=path, progress=False)
 
 
-@pytest.mark.parametrize("block, message", [
-    ('[presets.smoke.reference.games]\nPongg = 0.01\n', "names Pongg, not games of atari-v1"),
-    ('[presets.smoke.reference.games]\nPong = -0.01\n', "Pong must be positive"),
-    ('[presets.smoke.reference]\nfinal_error = "0.1"\n', "final_error must be positive"),
+@pytest.mark.parametrize("reference, message", [
+    ({"games": {"Pongg": 0.01}}, "names Pongg, not games of atari-v1"),
+    ({"games": {"Pong": -0.01}}, "Pong must be positive"),
+    ({"final_error": "0.1"}, "final_error must be positive"),
+    ({"games": {"Pong": float("inf")}}, "Pong must be positive"),
 ])
-def test_task_file_reference_errors_are_checked(block, message):
+def test_task_file_reference_errors_are_checked(reference, message):
     """A misspelt game or a non-positive reference error in a task file is refused, not silently ignored."""
-    from importlib import resources
+    from dataclasses import replace
 
     from oscbench.errors import ConfigError
 
-    text = resources.files("oscbench.benchmark").joinpath("tasks", "atari-v1.toml").read_text(encoding="utf-8")
-    tasks._parse(text, "atari-v1.toml")                     # the shipped file passes
+    t = tasks.get_task("atari-v1")
+    for p in t.presets.values():                  # the shipped file passes
+        tasks._check_reference(p, t, "atari-v1.toml")
     with pytest.raises(ConfigError, match=message):
-        tasks._parse(text + "\n" + block, "atari-v1.toml")
+        tasks._check_reference(replace(t.preset("full"), reference=reference), t, "atari-v1.toml")
 
 
 def test_per_game_reference_gives_relative_error():
