@@ -593,12 +593,16 @@ def figure_per_game(rel: Mapping[str, Mapping[str, float]], path: Path, preset: 
     games = sorted(h, key=lambda g: h[g])
     with _figure(path, figsize=(11, 4), dpi=100) as (fig, ax):
         x = np.arange(len(games))
-        ax.bar(x, [h[g] for g in games], color="#4c72b0", label="Hybrid")
+        ax.bar(x, [h[g] - 1 for g in games], bottom=1, color="#4c72b0", label="Hybrid")   # bars grow from 1
         for k, m in (("constructive", "^"), ("columnar", "s")):
             if k in rel:
                 ax.scatter(x, [rel[k].get(g, np.nan) for g in games], marker=m, s=12, zorder=3, label=LABEL[k])
         ax.axhline(1.0, color="k", lw=1, ls="--", label="T-BPTT")
         ax.set_yscale("log")
+        from matplotlib.ticker import FormatStrFormatter
+
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.set_xticks(x, games, rotation=90, fontsize=7)
         ax.set_ylabel("final error ÷ T-BPTT's")
         ax.set_title(f"Atari, {preset}: per-game error relative to T-BPTT (Fig. 7 analogue)")
