@@ -198,3 +198,24 @@ def test_killed_writer_leaves_nothing_under_the_final_name(tmp_path):
     proc.wait()
     proc.stdout.close()
     assert not list(tmp_path.iterdir())
+
+
+def test_chunks_read_in_storage_blocks_equal_direct_reads(tmp_path):
+    """chunks() reads whole storage chunks and slices them; any chunk size, across block boundaries and
+    the loop's wrap, gives exactly the stored steps."""
+    import numpy as np
+
+    from oscbench.datasets.format import DatasetFile, _CHUNK_STEPS
+    from oscbench.datasets.generate import generate_trace_patterning
+
+    n = 2 * _CHUNK_STEPS + 8_000
+    path = generate_trace_patterning(tmp_path / "tp.h5", seed=1, n_steps=n, progress=False)
+    with DatasetFile(path) as f:
+        whole = f.read(0, n)
+        idx = np.arange(3 * n + 123) % n
+        for size in (9_999, _CHUNK_STEPS, _CHUNK_STEPS + 1, 100_000):
+            got = list(f.chunks(len(idx), size, loop=True))
+            assert [c.start for c in got] == list(np.cumsum([0] + [len(c.cumulants) for c in got[:-1]]))
+            assert all(len(c.cumulants) <= size for c in got)
+            for name in ("observations", "cumulants", "continuations", "returns", "returns_truncated"):
+                assert np.array_equal(np.concatenate([getattr(c, name) for c in got]), getattr(whole, name)[idx]), (size, name)

@@ -475,11 +475,20 @@ class DatasetFile:
             raise DataError(f"{self.path} holds {self.n_steps} steps but {total} were asked for; "
                             "use a looping stream or generate a longer file.")
         t = 0
+        block, b0 = None, 0
         while t < total:
             pos = t % self.n_steps
             take = min(chunk_size, total - t, self.n_steps - pos)
-            c = self.read(pos, pos + take)
-            yield StepChunk(t, c.observations, c.cumulants, c.continuations, c.returns, c.returns_truncated)
+            if block is None or not b0 <= pos or pos + take > b0 + len(block.cumulants):
+                # read whole storage chunks (gzip, _CHUNK_STEPS steps when oscbench wrote the file):
+                # slicing a compressed chunk 2,500 steps at a time cost 16x the CPU of reading it once
+                # (Atari frames: 1.40 against 0.085 CPU-s a pass)
+                b0 = pos - pos % _CHUNK_STEPS
+                block = self.read(b0, min(self.n_steps, max(pos + take, b0 + _CHUNK_STEPS)))
+            a, b = pos - b0, pos - b0 + take
+            rt = block.returns_truncated
+            yield StepChunk(t, block.observations[a:b], block.cumulants[a:b], block.continuations[a:b],
+                            block.returns[a:b], None if rt is None else rt[a:b])
             t += take
 
     def close(self) -> None:
