@@ -68,12 +68,14 @@ def _trace_source(task: Task, seed: int, n_steps: int, dataset: str | Path | Non
                          "params": config.to_dict(), "seed": seed, "path": None})
 
 
-def _file_source(path: str | Path, n_steps: int, *, loop: bool, want_params: Mapping[str, Any] | None = None,
+def _file_source(path: str | Path, n_steps: int, *, loop: bool | None, want_params: Mapping[str, Any] | None = None,
                  want_seed: int | None = None, want_id: str | None = None) -> StreamSource:
     from oscbench.datasets.format import DatasetFile
 
     ds = DatasetFile(path, verify=True)
     ds.close()
+    if loop is None:   # as the file's kind says: a recorded pass (Atari) loops, as the Atari task loops it;
+        loop = ds.kind == "atari"   # a generated stream does not: a longer run needs a longer file
     if want_id is not None and ds.dataset_id != want_id:
         raise DataError(f"{path} holds dataset {ds.dataset_id}, but the task needs {want_id}; give the right file.")
     if want_params is not None and {k: ds.params.get(k) for k in want_params} != dict(want_params):
@@ -142,18 +144,9 @@ def _shifted(chunks: Iterator[StepChunk], offset: int) -> Iterator[StepChunk]:
 STREAM_OPENERS: dict[str, Callable[..., StreamSource]] = {
     "trace-patterning": lambda task, game, seed, n_steps, dataset: _trace_source(task, seed, n_steps, dataset),
     "atari": lambda task, game, seed, n_steps, dataset, offset=0: _atari_source(task, game, n_steps, dataset, offset),
-    "custom": lambda task, game, seed, n_steps, dataset: _file_source(task.source, n_steps, loop=_loops(task.source),
+    "custom": lambda task, game, seed, n_steps, dataset: _file_source(task.source, n_steps, loop=None,
                                                                       want_id=task.dataset_id),
 }
-
-
-def _loops(path: str | Path) -> bool:
-    """A recorded pass (an Atari file) loops past its end, as the Atari task loops it; a generated stream
-    (trace patterning) does not: a longer run needs a longer file."""
-    from oscbench.datasets.format import DatasetFile
-
-    with DatasetFile(path, verify=False) as ds:
-        return ds.kind == "atari"
 
 
 def open_stream(task: Task, *, game: str | None, seed: int, n_steps: int,
