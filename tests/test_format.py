@@ -219,3 +219,54 @@ def test_chunks_read_in_storage_blocks_equal_direct_reads(tmp_path):
             assert all(len(c.cumulants) <= size for c in got)
             for name in ("observations", "cumulants", "continuations", "returns", "returns_truncated"):
                 assert np.array_equal(np.concatenate([getattr(c, name) for c in got]), getattr(whole, name)[idx]), (size, name)
+
+
+def test_looped_pass_is_decoded_once_and_kept_read_only(tmp_path, monkeypatch):
+    """A looped run keeps its decoded pass (when it fits LOOP_CACHE_BYTES): each storage block is read
+    from the file once however many passes the run makes, the kept arrays cannot be written, and the
+    steps equal those of a run without the cache."""
+    from oscbench.datasets import format as fmt
+
+    n = fmt._CHUNK_STEPS + 5_000
+    path = generate_trace_patterning(tmp_path / "tp.h5", seed=2, n_steps=n, progress=False)
+    reads: list[tuple[int, int]] = []
+    real_read = fmt.DatasetFile.read
+
+    def counting_read(self, start, stop):
+        reads.append((start, stop))
+        return real_read(self, start, stop)
+
+    monkeypatch.setattr(fmt.DatasetFile, "read", counting_read)
+    with DatasetFile(path, verify=False) as f:
+        cached = list(f.chunks(4 * n, 7_000, loop=True))
+        first = list(reads)
+        assert len(set(first)) == len(first) and max(b for _, b in first) == n   # no block read twice in 4 passes
+        assert not cached[-1].observations.flags.writeable
+        with pytest.raises(ValueError):
+            cached[0].returns[0] = 1.0
+        reads.clear()
+        monkeypatch.setattr(fmt, "LOOP_CACHE_BYTES", 0)
+        plain = list(f.chunks(4 * n, 7_000, loop=True))
+        assert sorted(reads) == sorted(4 * first) and plain[0].returns.flags.writeable   # every pass read again
+    for name in ("observations", "cumulants", "continuations", "returns", "returns_truncated"):
+        assert np.array_equal(np.concatenate([getattr(c, name) for c in cached]),
+                              np.concatenate([getattr(c, name) for c in plain])), name
+
+
+def test_assembled_observations_equal_a_direct_construction():
+    """The single-pass assembly equals converting, scaling and concatenating each segment separately."""
+    rng = np.random.default_rng(0)
+    arrays = {"frames": rng.integers(0, 256, (500, 16, 16), dtype=np.uint8),
+              "actions": rng.integers(-1, 18, 500).astype(np.int8),
+              "rewards": rng.choice(np.array([-1, 0, 1], np.float32), 500)}
+    layout = [{"array": "frames", "op": "scale", "scale": 1 / 255}, {"array": "actions", "op": "onehot", "width": 18},
+              {"array": "rewards", "op": "scale", "scale": 1.0}]
+    onehot = np.zeros((500, 18), np.float32)
+    for i, a in enumerate(arrays["actions"]):
+        if a >= 0:
+            onehot[i, a] = 1
+    direct = np.concatenate([arrays["frames"].reshape(500, -1).astype(np.float32) * np.float32(1 / 255), onehot,
+                             arrays["rewards"].reshape(500, 1).astype(np.float32)], axis=1)
+    got = assemble_observations(layout, arrays)
+    assert got.dtype == np.float32 and got.shape == (500, 275)
+    assert np.array_equal(got, direct)

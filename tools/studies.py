@@ -161,13 +161,14 @@ def predictions(args: argparse.Namespace) -> float:
     from oscbench.baselines.configs import reference_config
     from oscbench.benchmark import tasks
     from oscbench.benchmark.loading import reference_sha256
+    from oscbench.benchmark.metrics import RunScorer
     from oscbench.benchmark.protocol import run_steps
     from oscbench.benchmark.streams import open_stream
 
     dest = args.root / "studies" / "predictions"
     dest.mkdir(parents=True, exist_ok=True)
     task = tasks.get_task("atari-v1")
-    window = task.window_steps
+    window = task.window(args.steps)
     total = 0.0
     for game in args.games.split(","):
         path = dest / f"{game}.json"
@@ -182,31 +183,26 @@ def predictions(args: argparse.Namespace) -> float:
             src = open_stream(task, game=game, seed=args.seed, n_steps=args.steps)
             learner = make_learner(name, src.n_features, seed=args.seed, **hp)
             r0 = resource.getrusage(resource.RUSAGE_SELF)
-            sq, n_win, g1, g2 = 0.0, 0, 0.0, 0.0
+            scorer = RunScorer(args.steps, window, task.bin_steps(task.preset("short"), args.steps))
             keep_v: list[np.ndarray] = []
             keep_g: list[np.ndarray] = []
             for ch in src.chunks(args.steps, 10_000):
                 v = run_steps(learner, ch.observations, ch.cumulants, ch.continuations)
-                end = ch.start + len(v)
-                lo = max(ch.start, args.steps - window)
-                if end > lo:
-                    g = ch.returns[lo - ch.start:]
-                    d = v[lo - ch.start:] - g
-                    sq += float(np.dot(d, d))
-                    g1, g2 = g1 + float(g.sum()), g2 + float(np.dot(g, g))
-                    n_win += len(d)
-                if end > args.steps - PRED_KEEP:
+                scorer.update(ch.start, v, ch.returns, ch.returns)
+                if ch.start + len(v) > args.steps - PRED_KEEP:
                     k0 = max(0, args.steps - PRED_KEEP - ch.start)
                     keep_v.append(v[k0:])
                     keep_g.append(ch.returns[k0:])
+            scores, _ = scorer.finalize()
             r1 = resource.getrusage(resource.RUSAGE_SELF)
             cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
             total += cpu
-            doc["learners"][name] = {"hyperparameters": hp, "final_error": sq / n_win, "cpu_seconds": round(cpu, 1),
+            doc["learners"][name] = {"hyperparameters": hp, "final_error": scores["final_error"], "cpu_seconds": round(cpu, 1),
                                      "predictions": [round(float(x), 5) for x in np.concatenate(keep_v)]}
-            doc["target_variance"] = g2 / n_win - (g1 / n_win) ** 2
+            doc["target_variance"] = scores["target_variance"]
             doc["returns"] = [round(float(x), 5) for x in np.concatenate(keep_g)]
-            print(f"{game} {name}: final error {sq / n_win:.5g} over the last {n_win:,} steps, {cpu:.1f} CPU-s", flush=True)
+            print(f"{game} {name}: final error {scores['final_error']:.5g} over the last {window:,} steps, {cpu:.1f} CPU-s",
+                  flush=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc, sort_keys=True) + "\n")
         tmp.replace(path)
