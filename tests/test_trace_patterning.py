@@ -1,6 +1,8 @@
 """Trace-patterning stream: SPEC §1 semantics, statistics, targets and determinism."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -198,3 +200,26 @@ def test_negative_seed_and_steps_refused():
         TracePatterningStream(seed=-1)
     with pytest.raises(ConfigError):
         list(TracePatterningStream(seed=0).raw_blocks(-5))
+
+
+def test_discount_powers_are_sequential_ieee_products():
+    """The discount table is built by repeated float64 multiplication (the same bits on every CPU), and
+    stays within a few ulps of the correctly rounded power."""
+    from oscbench.datasets.trace_patterning import discount_powers
+
+    p = discount_powers(0.9, 2001)
+    assert p[0] == 1.0 and all(p[k] == p[k - 1] * 0.9 for k in range(1, len(p)))
+    exact = np.array([float(Fraction(9, 10) ** k) for k in range(0, 60)])
+    assert np.allclose(p[:60], exact, rtol=60 * np.finfo(float).eps, atol=0)
+
+
+def test_stream_digest_is_the_same_on_every_machine():
+    """REGRESSION (value copied from this code's output on an AVX2 host, 2026-12-02): the digest of seed 0's
+    50M-step trace-patterning stream. Every machine must compute it: leaderboard records carry it and
+    `oscbench leaderboard validate` recomputes it. The previous generator used NumPy's SIMD ``power``,
+    whose last bits differ between AVX-512 and AVX2 hosts, so records made on one failed on the other."""
+    from oscbench.benchmark import tasks
+    from oscbench.benchmark.streams import open_stream
+
+    src = open_stream(tasks.get_task("trace-patterning-v1"), game=None, seed=0, n_steps=50_000_000)
+    assert src.dataset["sha256"] == "9a49e1c0fe749e3337b33588348aba5452a84fc2f4bc2fd9a4e610d8c8328b72"

@@ -57,6 +57,22 @@ _TRIAL_BATCH = 1024       # trials drawn per refill of the schedule
 _LOOKAHEAD = 2000         # steps of future USs included in the full return at a block's end
 
 
+def discount_powers(gamma: float, n: int) -> np.ndarray:
+    """float64 ``[n]``: γ^0, γ^1, ..., γ^(n−1), each the previous one times γ (IEEE-754 products).
+
+    Every discount weight of the stream and of its Bayes floor comes from this table, so the stored
+    returns are the same bits on every machine. ``gamma ** np.arange(n)`` is not: NumPy dispatches
+    ``power`` to SIMD code that differs by CPU (AVX-512 hosts gave other last bits than AVX2 hosts,
+    and so another stream digest for the same seed).
+    """
+    out = np.empty(max(int(n), 0), dtype=np.float64)
+    g = 1.0
+    for k in range(len(out)):
+        out[k] = g
+        g = g * float(gamma)
+    return out
+
+
 @dataclass(frozen=True)
 class TracePatterningConfig:
     """Parameters of the stream (defaults: SPEC §1, §11.1-2).
@@ -183,7 +199,7 @@ def _fill_block(t0, n, horizon, trial_start, trial_isi, trial_pat, pattern_bits,
     while kk < n_trials and trial_start[kk] <= t_last + _LOOKAHEAD:
         j = trial_start[kk] + trial_isi[kk]
         if valid[trial_pat[kk]] and j > t_last and j < horizon and j - t_last <= _LOOKAHEAD:
-            tail += gamma ** (j - t_last - 1)
+            tail += gpow[j - t_last - 1]
         kk += 1
     if t_last >= horizon - 1:
         tail = 0.0
@@ -274,7 +290,7 @@ class TracePatterningStream:
         cfg = self.config
         noise_rng = _rng(self.seed, _PURPOSE_DISTRACTORS)
         thresholds = np.floor(cfg.distractor_probs * 2.0**32).astype(np.uint64)
-        gpow = cfg.gamma ** np.arange(max(cfg.isi[1], 1), dtype=np.float64)
+        gpow = discount_powers(cfg.gamma, max(cfg.isi[1], _LOOKAHEAD + 1))
         sched = _TrialSchedule(cfg, self.seed)
         k = 0
         for t0 in range(0, n_steps, _BLOCK):
@@ -337,8 +353,9 @@ def bayes_floor_table(config: TracePatterningConfig) -> np.ndarray:
     yet (given ISI > k the ISI is uniform on max(k+1, isi_min)..isi_max).
     """
     a, b = config.isi
-    isi = np.arange(a, b + 1, dtype=np.float64)
-    return np.array([np.mean(config.gamma ** (isi[isi > k] - k - 1)) for k in range(b)], dtype=np.float64)
+    isi = np.arange(a, b + 1, dtype=np.int64)
+    gpow = discount_powers(config.gamma, b)
+    return np.array([np.mean(gpow[isi[isi > k] - k - 1]) for k in range(b)], dtype=np.float64)
 
 
 def _trial_state_values(steps: np.ndarray, sched: _TrialSchedule, valid: np.ndarray,
@@ -353,7 +370,7 @@ def _trial_state_values(steps: np.ndarray, sched: _TrialSchedule, valid: np.ndar
     live = valid[sched.pat[k]] & (off < isi)
     out = np.zeros(len(steps), dtype=np.float64)
     if table is None:
-        out[live] = sched._cfg.gamma ** (isi[live] - off[live] - 1).astype(np.float64)
+        out[live] = discount_powers(sched._cfg.gamma, int(sched.isi.max(initial=1)))[isi[live] - off[live] - 1]
     else:
         out[live] = table[off[live]]
     return out
@@ -409,9 +426,10 @@ def bayes_floor_nmse_stationary(config: TracePatterningConfig) -> float | None:
     c, d = config.iti
     q = config.n_valid_patterns / len(PATTERNS)
     p = bayes_floor_table(config)
+    gpow = discount_powers(config.gamma, b)
     se = s1 = s2 = 0.0
     for isi in range(a, b + 1):
-        g = config.gamma ** (isi - np.arange(isi) - 1.0)
+        g = gpow[isi - np.arange(isi) - 1]
         se += float(np.sum((g - p[:isi]) ** 2))
         s1 += float(np.sum(g))
         s2 += float(np.sum(g * g))
