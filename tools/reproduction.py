@@ -629,7 +629,8 @@ def atari_sweep_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, An
 
 def cpu_table(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[str]:
     """Every reference entry: runs, learner CPU time (the records' own) and the command that made it."""
-    rows = ["| board | learner | runs | steps per run | learner CPU-hours | command |", "|---|---|---|---|---|---|"]
+    rows = ["| board | learner | runs | steps per run | learner CPU-hours | host (CPU, LLVM target) | command |",
+            "|---|---|---|---|---|---|---|"]
     for (task, preset), by in sorted(boards.items()):
         for k in LEARNERS:
             if k not in by:
@@ -637,8 +638,9 @@ def cpu_table(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[str]:
             e = by[k]
             recs = e["records"]
             cpu = sum(r["timing"]["cpu_seconds"] for r in recs) / 3600
+            hosts = sorted({f"{r['provenance'].get('cpu')}, {r['provenance'].get('compiled_target')}" for r in recs})
             rows.append(f"| {task} `{preset}` | {LABEL[k]} | {len(recs)} | {_steps(recs[0]['steps'])} | {cpu:.2f} | "
-                        f"`{e.get('command') or '–'}` |")
+                        f"{'; '.join(hosts)} | `{e.get('command') or '–'}` |")
     return rows
 
 
