@@ -153,3 +153,22 @@ def test_relative_errors_are_per_game_ratios_of_means():
     by = {"tbptt": entry({"Pong": 0.2, "Qbert": 0.5}), "hybrid": entry({"Pong": 0.05, "Qbert": 1.0})}
     rel = tool.relative_errors(by)
     assert rel["hybrid"] == {"Pong": 0.25, "Qbert": 2.0} and rel["tbptt"] == {"Pong": 1.0, "Qbert": 1.0}
+
+
+def test_a_longer_board_missing_learners_is_named_and_not_used():
+    """While a longer board is being regenerated, the verdicts stay on the largest complete board and the
+    report names what the longer one lacks."""
+    tool = _tool()
+    boards = tool.load_reference_entries(REPO / "leaderboard")
+    preset, by = tool._largest_trace_board(boards)
+    longer = copy.deepcopy(dict(by))
+    for entry in longer.values():
+        entry["aggregate"]["games"][""]["steps"] *= 10
+    del longer["columnar"]
+    boards = dict(boards)
+    boards[(tool.TRACE, "longer")] = longer
+    assert tool._largest_trace_board(boards)[0] == preset
+    (line,) = tool.incomplete_trace_boards(boards)
+    assert "`longer`" in line and "not Columnar" in line and f"(`{preset}`)" in line
+    del boards[(tool.TRACE, "longer")]["hybrid"]
+    assert "not Hybrid, Columnar" in tool.incomplete_trace_boards(boards)[0]

@@ -100,6 +100,24 @@ def _largest_trace_board(boards: Mapping[tuple[str, str], Mapping[str, Any]]) ->
     return None if best is None else (best[1], best[2])
 
 
+def incomplete_trace_boards(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[str]:
+    """One line per trace board with longer runs than the largest complete one that lacks reference
+    learners (e.g. while its entries are being regenerated): which it has and which it lacks."""
+    found = _largest_trace_board(boards)
+    floor = _game(found[1]["hybrid"])["steps"] if found else 0
+    lines = []
+    for (task, preset), by in sorted(boards.items()):
+        if task != TRACE or all(k in by for k in LEARNERS) or not by:
+            continue
+        steps = _game(next(iter(by.values())))["steps"]
+        if steps > floor:
+            has = ", ".join(LABEL[k] for k in LEARNERS if k in by)
+            lacks = ", ".join(LABEL[k] for k in LEARNERS if k not in by)
+            lines.append(f"- {task} `{preset}` ({_steps(steps)} steps) has {has} but not {lacks}; the trace verdicts "
+                         f"use the largest board that has all four learners{f' (`{found[0]}`)' if found else ''}.")
+    return lines
+
+
 def _scale(by: Mapping[str, Any]) -> str:
     g = _game(by["hybrid"])
     return f"{_steps(g['steps'])} steps, seeds {_seeds(g['seeds'])}"
@@ -776,6 +794,9 @@ def build(root: Path, figures_dir: Path | None) -> str:
     for v in verdicts:
         lines.append(f"| {v.claim} | {v.verdict} | {v.scale} | {v.evidence} |")
     lines.append("")
+    partial = incomplete_trace_boards(boards)
+    if partial:
+        lines += ["**Incomplete boards.**", ""] + partial + [""]
     found = _largest_trace_board(boards)
     if found is not None:
         preset, by = found
