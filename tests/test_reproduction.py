@@ -168,7 +168,8 @@ def test_a_longer_board_missing_learners_is_named_and_not_used():
     boards = dict(boards)
     boards[(tool.TRACE, "longer")] = longer
     assert tool._largest_trace_board(boards)[0] == preset
-    (line,) = tool.incomplete_trace_boards(boards)
-    assert "`longer`" in line and "not Columnar" in line and f"(`{preset}`)" in line
+    (line,) = [x for x in tool.incomplete_trace_boards(boards) if "`longer`" in x]   # the committed ones may be listed too
+    assert "not Columnar" in line and f"(`{preset}`)" in line
     del boards[(tool.TRACE, "longer")]["hybrid"]
-    assert "not Hybrid, Columnar" in tool.incomplete_trace_boards(boards)[0]
+    (line,) = [x for x in tool.incomplete_trace_boards(boards) if "`longer`" in x]
+    assert "not Hybrid, Columnar" in line
