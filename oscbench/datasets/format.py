@@ -47,6 +47,7 @@ one; ``verify`` also recomputes every array digest and runs the kind's data chec
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -505,10 +506,7 @@ class DatasetFile:
                             if arr is not None:
                                 arr.flags.writeable = False
                         cache[key] = block
-            a, b = pos - b0, pos - b0 + take
-            rt = block.returns_truncated
-            yield StepChunk(t, block.observations[a:b], block.cumulants[a:b], block.continuations[a:b],
-                            block.returns[a:b], None if rt is None else rt[a:b])
+            yield dataclasses.replace(block.slice(pos - b0, pos - b0 + take), start=t)
             t += take
 
     def close(self) -> None:

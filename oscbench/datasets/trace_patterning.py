@@ -370,7 +370,7 @@ def _trial_state_values(steps: np.ndarray, sched: _TrialSchedule, valid: np.ndar
     live = valid[sched.pat[k]] & (off < isi)
     out = np.zeros(len(steps), dtype=np.float64)
     if table is None:
-        out[live] = discount_powers(sched._cfg.gamma, int(sched.isi.max(initial=1)))[isi[live] - off[live] - 1]
+        out[live] = discount_powers(sched._cfg.gamma, sched._cfg.isi[1])[isi[live] - off[live] - 1]
     else:
         out[live] = table[off[live]]
     return out
