@@ -2,26 +2,23 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))      # the report is maintainer code under tools/, not installed
 
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("reproduction", REPO / "tools" / "reproduction.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["reproduction"] = mod
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+import repro.atari  # noqa: E402
+import repro.atari_studies  # noqa: E402
+import repro.common  # noqa: E402
+import repro.trace  # noqa: E402
+import repro.trace_studies  # noqa: E402
+import reproduction  # noqa: E402
 
 
 def test_committed_report_is_what_the_records_give():
-    tool = _tool()
-    fresh = tool.build(REPO / "leaderboard", None)
+    fresh = reproduction.build(REPO / "leaderboard", None)
     committed = (REPO / "docs" / "reproduction.md").read_text()
     assert fresh == committed, "docs/reproduction.md is stale: run `python tools/reproduction.py`"
 
@@ -35,11 +32,10 @@ def test_every_claim_has_a_verdict():
 
 def test_table_figures_recomputed_from_records():
     """Independent of the report code: the NMSE mean of each reference entry from its per-seed records."""
-    tool = _tool()
-    boards = tool.load_reference_entries(REPO / "leaderboard")
-    preset, by = tool._largest_trace_board(boards)
-    table = tool.trace_table(by)
-    for k, label in tool.LABEL.items():
+    boards = repro.common.load_reference_entries(REPO / "leaderboard")
+    preset, by = repro.trace.largest_trace_board(boards)
+    table = repro.trace.trace_table(by)
+    for k, label in repro.common.LABEL.items():
         nmse = [r["metrics"]["nmse"] for r in by[k]["records"]]
         mean = sum(nmse) / len(nmse)
         row = next(line for line in table.splitlines() if line.startswith(f"| {label} |"))
@@ -48,19 +44,18 @@ def test_table_figures_recomputed_from_records():
 
 def test_stage_drop_rule_sees_a_synthetic_drop():
     """T4's rule on a curve built to have (and not to have) steep drops after every stage boundary."""
-    tool = _tool()
-    boards = tool.load_reference_entries(REPO / "leaderboard")
-    _preset, by = tool._largest_trace_board(boards)
+    boards = repro.common.load_reference_entries(REPO / "leaderboard")
+    _preset, by = repro.trace.largest_trace_board(boards)
     entry = copy.deepcopy(by["hybrid"])
     g = entry["aggregate"]["games"][""]
     n, bin_steps = len(g["curve"]["mean"]), g["curve"]["bin_steps"]
     per_stage = entry["learner"]["hyperparameters"]["steps_per_stage"] // bin_steps
     stairs = [1.0 / (1 + (i // per_stage)) for i in range(n)]        # flat within a stage, drop at its start
     g["curve"]["mean"] = stairs
-    drops = tool.stage_drops(entry)
+    drops = repro.trace.stage_drops(entry)
     assert drops and all(after > before for _s, after, before in drops)
     g["curve"]["mean"] = [1.0 - 0.001 * i for i in range(n)]        # a steady slope: no boundary effect
-    assert all(abs(after - before) < 1e-9 for _s, after, before in tool.stage_drops(entry))
+    assert all(abs(after - before) < 1e-9 for _s, after, before in repro.trace.stage_drops(entry))
 
 
 def _rec(name, hp, nmse, seed=0, steps=1000, params=None, final_error=None, cpu=1.0, flops=100, game=None):
@@ -71,7 +66,6 @@ def _rec(name, hp, nmse, seed=0, steps=1000, params=None, final_error=None, cpu=
 
 def test_truncation_rule_on_synthetic_studies():
     """T6: the best step size per truncation is picked, and the two parts of the rule are each decisive."""
-    tool = _tool()
 
     def study(errors, hybrid):
         recs = [_rec("hybrid", {}, hybrid, seed=s, flops=4048) for s in (0, 1)]
@@ -79,51 +73,48 @@ def test_truncation_rule_on_synthetic_studies():
             for s in (0, 1):
                 recs.append(_rec("tbptt", {"hidden": 10, "truncation": k, "step_size": 1e-3}, e, seed=s, flops=1000 * k))
                 recs.append(_rec("tbptt", {"hidden": 10, "truncation": k, "step_size": 1e-4}, e * 2, seed=s, flops=1000 * k))
-        return tool.truncation_table(recs)
+        return repro.trace_studies.truncation_table(recs)
 
     t = study([0.5, 0.4, 0.3, 0.2, 0.11], 0.1)
     assert [r["step_size"] for r in t["rows"]] == [1e-3] * 5 and t["rows"][-1]["nmse"] == 0.11
-    assert tool.truncation_verdict(t).verdict == "reproduced"
-    assert tool.truncation_verdict(study([0.5, 0.4, 0.3, 0.2, 0.2], 0.1)).verdict == "partly"     # not near hybrid
-    assert tool.truncation_verdict(study([0.5, 0.6, 0.3, 0.2, 0.11], 0.1)).verdict == "partly"    # not steady
-    assert tool.truncation_verdict(study([0.2, 0.3, 0.3, 0.3, 0.3], 0.1)).verdict == "not reproduced"
-    assert tool.truncation_verdict(None).verdict == "not tested at this scale"
+    assert repro.trace_studies.truncation_verdict(t).verdict == "reproduced"
+    assert repro.trace_studies.truncation_verdict(study([0.5, 0.4, 0.3, 0.2, 0.2], 0.1)).verdict == "partly"     # not near hybrid
+    assert repro.trace_studies.truncation_verdict(study([0.5, 0.6, 0.3, 0.2, 0.11], 0.1)).verdict == "partly"    # not steady
+    assert repro.trace_studies.truncation_verdict(study([0.2, 0.3, 0.3, 0.3, 0.3], 0.1)).verdict == "not reproduced"
+    assert repro.trace_studies.truncation_verdict(None).verdict == "not tested at this scale"
 
 
 def test_isi_table_groups_by_range_and_learner():
-    tool = _tool()
     recs = [_rec(n, {"hidden": 4, "truncation": 15, "step_size": 1e-4} if n == "tbptt" else {}, v, seed=s,
                  params={"isi": list(isi)})
             for isi, n, vs in (((14, 26), "hybrid", (0.1, 0.3)), ((14, 26), "tbptt", (0.2, 0.4)),
                                ((34, 46), "hybrid", (0.5, 0.7)))
             for s, v in enumerate(vs)]
-    rows = tool.isi_table(recs)
+    rows = repro.trace_studies.isi_table(recs)
     assert [r["isi"] for r in rows] == [(14, 26), (34, 46)]
     assert rows[0]["hybrid"][0] == 0.2 and abs(rows[0]["tbptt"][0] - 0.3) < 1e-12 and rows[1]["tbptt"] is None
     assert abs(rows[0]["hybrid"][1] - 0.1) < 1e-12        # SE of (0.1, 0.3): std 0.1414 / sqrt 2
 
 
 def test_ablation_rule_normalises_by_15_15():
-    tool = _tool()
 
     def study(errs):
-        return tool.ablation_table([_rec("tbptt", {"hidden": h, "truncation": k}, 1.0, final_error=e * scale,
+        return repro.atari_studies.ablation_table([_rec("tbptt", {"hidden": h, "truncation": k}, 1.0, final_error=e * scale,
                                          params={"game": g})
                                     for g, scale in (("Pong", 1.0), ("Qbert", 10.0)) for (h, k), e in errs.items()])
 
     paper = {(2, 8): 2.0, (5, 8): 1.5, (8, 8): 1.2, (15, 8): 1.0, (8, 2): 1.3, (8, 5): 1.2, (8, 15): 1.0, (15, 15): 0.9}
     a = study(paper)
     assert a["games"] == ["Pong", "Qbert"] and abs(a["rel"][(2, 8)] - 2.0 / 0.9) < 1e-12
-    assert tool.ablation_verdict(a).verdict == "reproduced"
+    assert repro.atari_studies.ablation_verdict(a).verdict == "reproduced"
     flat = {s: 1.0 for s in paper}
-    assert tool.ablation_verdict(study(flat)).verdict == "not reproduced"
-    assert tool.ablation_verdict(None).verdict == "not tested at this scale"
+    assert repro.atari_studies.ablation_verdict(study(flat)).verdict == "not reproduced"
+    assert repro.atari_studies.ablation_verdict(None).verdict == "not tested at this scale"
 
 
 def test_predictions_rule_and_board_cross_check():
     """A4: hybrid lower on Pong and on 3 of the games, Pong NMSE < 0.1; the board's seed-0 record must equal
     the re-run's final error to be reported 'same'."""
-    tool = _tool()
 
     def doc(h, t, tv=1.0):
         return {"target_variance": tv, "steps": 2000, "seed": 0,
@@ -133,43 +124,41 @@ def test_predictions_rule_and_board_cross_check():
     board = {("atari-v1", "short"): {"hybrid": {"records": [
         {"task": {"game": "Pong"}, "seed": 0, "steps": 2000, "metrics": {"final_error": 0.05}},
         {"task": {"game": "Qbert"}, "seed": 0, "steps": 2000, "metrics": {"final_error": 0.31}}]}}}
-    v, rows = tool.predictions_verdict(preds, board)
+    v, rows = repro.atari_studies.predictions_verdict(preds, board)
     assert v.verdict == "reproduced"
     pong = next(r for r in rows if r.startswith("| Pong |"))
     qbert = next(r for r in rows if r.startswith("| Qbert |"))
     assert "same / –" in pong and "differs (0.31) / –" in qbert
     preds["Pong"] = doc(0.3, 0.2)          # Pong lost: 2 of 4 lower, Pong not near-perfect
-    assert tool.predictions_verdict(preds, board)[0].verdict == "not reproduced"
+    assert repro.atari_studies.predictions_verdict(preds, board)[0].verdict == "not reproduced"
     preds["Seaquest"] = doc(0.4, 0.5)      # 3 of 4 lower, Pong still lost
-    assert tool.predictions_verdict(preds, board)[0].verdict == "partly"
+    assert repro.atari_studies.predictions_verdict(preds, board)[0].verdict == "partly"
 
 
 def test_relative_errors_are_per_game_ratios_of_means():
-    tool = _tool()
 
     def entry(means):
         return {"aggregate": {"games": {g: {"final_error": {"mean": m}} for g, m in means.items()}}}
 
     by = {"tbptt": entry({"Pong": 0.2, "Qbert": 0.5}), "hybrid": entry({"Pong": 0.05, "Qbert": 1.0})}
-    rel = tool.relative_errors(by)
+    rel = repro.atari.relative_errors(by)
     assert rel["hybrid"] == {"Pong": 0.25, "Qbert": 2.0} and rel["tbptt"] == {"Pong": 1.0, "Qbert": 1.0}
 
 
 def test_a_longer_board_missing_learners_is_named_and_not_used():
     """While a longer board is being regenerated, the verdicts stay on the largest complete board and the
     report names what the longer one lacks."""
-    tool = _tool()
-    boards = tool.load_reference_entries(REPO / "leaderboard")
-    preset, by = tool._largest_trace_board(boards)
+    boards = repro.common.load_reference_entries(REPO / "leaderboard")
+    preset, by = repro.trace.largest_trace_board(boards)
     longer = copy.deepcopy(dict(by))
     for entry in longer.values():
         entry["aggregate"]["games"][""]["steps"] *= 10
     del longer["columnar"]
     boards = dict(boards)
-    boards[(tool.TRACE, "longer")] = longer
-    assert tool._largest_trace_board(boards)[0] == preset
-    (line,) = [x for x in tool.incomplete_trace_boards(boards) if "`longer`" in x]   # the committed ones may be listed too
+    boards[(repro.common.TRACE, "longer")] = longer
+    assert repro.trace.largest_trace_board(boards)[0] == preset
+    (line,) = [x for x in repro.trace.incomplete_trace_boards(boards) if "`longer`" in x]   # the committed ones may be listed too
     assert "not Columnar" in line and f"(`{preset}`)" in line
-    del boards[(tool.TRACE, "longer")]["hybrid"]
-    (line,) = [x for x in tool.incomplete_trace_boards(boards) if "`longer`" in x]
+    del boards[(repro.common.TRACE, "longer")]["hybrid"]
+    (line,) = [x for x in repro.trace.incomplete_trace_boards(boards) if "`longer`" in x]
     assert "not Hybrid, Columnar" in line
