@@ -72,6 +72,20 @@ def test_serial_and_two_workers_write_identical_records(tmp_path, cluster):
     assert all(not i["daemon"] and i["threads"]["NUMBA_NUM_THREADS"] == "1" for i in infos.values())
 
 
+def test_local_workers_do_not_run_the_dashboard_diagnostics(cluster):
+    """The local cluster's workers run with LOCAL_CLUSTER_CONFIG (no statistical profiler, slow tick and
+    system monitors): the settings reach the worker processes, which read them when they start."""
+    import dask
+
+    def settings(dask_worker) -> tuple:     # client.run passes the worker under this name
+        w = dask_worker
+        return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+                dask.config.get("distributed.admin.system-monitor.interval"), "profile" in w.periodic_callbacks)
+
+    got = cluster.run(settings)
+    assert len(got) == 2 and all(v == (False, "1s", "5s", False) for v in got.values()), got
+
+
 def _full_chunks(mark: Path, size: int = 1000) -> int:
     """Calls of run() on a whole chunk (the whole-run causality checks replay shorter prefixes)."""
     return mark.read_text().split().count(str(size))

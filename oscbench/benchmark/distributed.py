@@ -65,6 +65,15 @@ REPORT_EVERY = 0.5           # seconds between a worker's progress reports for o
 #: environment of local-cluster workers: one thread per numerical library, so N workers use N cores
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMBA_NUM_THREADS": "1"}
+#: Dask settings of the local cluster: its diagnostics sample all the time, for a dashboard that oscbench
+#: does not need (the progress line comes from the workers' own reports). The worker's statistical
+#: profiler (every 10 ms), the event-loop tick monitor (every 20 ms) and the system monitor (every
+#: 0.5 s) cost an idle 2-worker cluster about 16% of a core, 4% with these settings (docs/distributed.md).
+#: A cluster given with --scheduler keeps its own configuration.
+LOCAL_CLUSTER_CONFIG = {"distributed.worker.daemon": False,       # workers start learner child processes
+                        "distributed.worker.profile.enabled": False,
+                        "distributed.admin.tick.interval": "1s",
+                        "distributed.admin.system-monitor.interval": "5s"}
 
 
 class WorkerMismatch(OscbenchError):
@@ -191,9 +200,9 @@ def connect(workers: int = DEFAULT_WORKERS, scheduler: str | None = None, client
     if workers <= 1:
         yield None
         return
-    # non-daemonic workers (learner child processes), read by the nanny at every (re)start: keep the
-    # setting for the cluster's whole life; the scheduler (in this process) reads allowed-failures
-    with dask.config.set({"distributed.worker.daemon": False, "distributed.scheduler.allowed-failures": retries}):
+    # read by the nanny at every (re)start: keep the settings for the cluster's whole life; the
+    # scheduler (in this process) reads allowed-failures
+    with dask.config.set({**LOCAL_CLUSTER_CONFIG, "distributed.scheduler.allowed-failures": retries}):
         try:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=":0",   # a free port: never collides
