@@ -78,9 +78,8 @@ def test_local_workers_do_not_run_the_dashboard_diagnostics(cluster):
     import dask
 
     def settings(dask_worker) -> tuple:     # client.run passes the worker under this name
-        w = dask_worker
         return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
-                dask.config.get("distributed.admin.system-monitor.interval"), "profile" in w.periodic_callbacks)
+                dask.config.get("distributed.admin.system-monitor.interval"), "profile" in dask_worker.periodic_callbacks)
 
     got = cluster.run(settings)
     assert len(got) == 2 and all(v == (False, "1s", "5s", False) for v in got.values()), got

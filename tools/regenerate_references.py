@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     task = tasks.get_task(args.task)
     preset = task.preset(args.preset)
     seeds = parse_seeds(args.seeds) if args.seeds else list(range(preset.seeds))
-    seeds_text = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ",".join(map(str, seeds))
+    from repro.common import seeds_text as format_seeds   # tools/repro: the report's seed ranges
+
+    seeds_text = format_seeds(seeds)
     digest = reference_sha256()
     code = Path(oscbench.baselines.__file__).parent
     oscbench_cmd = [sys.executable, "-m", "oscbench"]
