@@ -129,6 +129,11 @@ def test_predictions_rule_and_board_cross_check():
     pong = next(r for r in rows if r.startswith("| Pong |"))
     qbert = next(r for r in rows if r.startswith("| Qbert |"))
     assert "same / –" in pong and "differs (0.31) / –" in qbert
+    # computed on another compiled target than the board's record: the report says so
+    board[("atari-v1", "short")]["hybrid"]["records"][1]["provenance"] = {"compiled_target": "znver3"}
+    preds["Qbert"]["host"] = {"compiled_target": "znver4"}
+    qbert = next(r for r in repro.atari_studies.predictions_verdict(preds, board)[1] if r.startswith("| Qbert |"))
+    assert "differs (0.31; computed on znver4, the board on znver3) / –" in qbert
     preds["Pong"] = doc(0.3, 0.2)          # Pong lost: 2 of 4 lower, Pong not near-perfect
     assert repro.atari_studies.predictions_verdict(preds, board)[0].verdict == "not reproduced"
     preds["Seaquest"] = doc(0.4, 0.5)      # 3 of 4 lower, Pong still lost

@@ -163,6 +163,7 @@ def predictions(args: argparse.Namespace) -> float:
     from oscbench.benchmark.loading import reference_sha256
     from oscbench.benchmark.metrics import RunScorer
     from oscbench.benchmark.protocol import run_steps
+    from oscbench.benchmark.records import compiled_target
     from oscbench.benchmark.streams import open_stream
 
     dest = args.root / "studies" / "predictions"
@@ -175,7 +176,7 @@ def predictions(args: argparse.Namespace) -> float:
         if path.exists():
             continue
         doc: dict[str, Any] = {"task": f"atari-v1/{game}", "steps": args.steps, "seed": args.seed, "window_steps": window,
-                               "keep": PRED_KEEP, "code_sha256": reference_sha256(),
+                               "keep": PRED_KEEP, "code_sha256": reference_sha256(), "host": compiled_target(),
                                "command": f"python tools/studies.py predictions --games {game} --steps {args.steps}",
                                "learners": {}}
         for name in ("hybrid", "tbptt"):

@@ -60,16 +60,30 @@ def load_predictions(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _board_seed0(boards: Mapping[tuple[str, str], Mapping[str, Any]], learner: str, game: str,
-                 steps: int) -> float | None:
-    """The final error of seed 0 of the ``learner`` reference entry on ``game`` with ``steps`` steps, if any."""
+                 steps: int) -> tuple[float, str | None] | None:
+    """The final error of seed 0 of the ``learner`` reference entry on ``game`` with ``steps`` steps, and the
+    compiled target that computed it, if there is such a record."""
     for (task, _preset), by in boards.items():
         e = by.get(learner) if task == ATARI else None
         if e is None:
             continue
         for r in e["records"]:
             if r["task"]["game"] == game and r["seed"] == 0 and r["steps"] == steps:
-                return float(r["metrics"]["final_error"])
+                return float(r["metrics"]["final_error"]), r.get("provenance", {}).get("compiled_target")
     return None
+
+
+def _same_as_board(board: tuple[float, str | None] | None, final_error: float, target: str | None) -> str:
+    """"same" when the study's run and the board's seed 0 agree to 1e-9 relative; otherwise the board's
+    value, and the two compiled targets when they differ (float32 results depend on the target's vector
+    width, docs/performance.md, so only one target's results are bit-reproducible)."""
+    if board is None:
+        return "–"
+    b, board_target = board
+    if abs(b - final_error) <= 1e-9 * max(abs(b), 1e-12):
+        return "same"
+    why = "" if target == board_target else f"; computed on {target or 'an unrecorded target'}, the board on {board_target}"
+    return f"differs ({b:.5g}{why})"
 
 
 def predictions_verdict(preds: Mapping[str, Mapping[str, Any]],
@@ -90,9 +104,8 @@ def predictions_verdict(preds: Mapping[str, Mapping[str, Any]],
             pong = (h / tv, h < t)
         checks = []
         for name in ("hybrid", "tbptt"):
-            b = _board_seed0(boards, name, game, d["steps"])
-            fe = d["learners"][name]["final_error"]
-            checks.append("–" if b is None else ("same" if abs(b - fe) <= 1e-9 * max(abs(b), 1e-12) else f"differs ({b:.5g})"))
+            checks.append(_same_as_board(_board_seed0(boards, name, game, d["steps"]), d["learners"][name]["final_error"],
+                                         (d.get("host") or {}).get("compiled_target")))
         rows.append(f"| {game} | {h / tv:.3f} | {t / tv:.3f} | {'yes' if h < t else 'no'} | {' / '.join(checks)} |")
     parts = [pong is not None and pong[1], sum(lower) >= 3, pong is not None and pong[0] < 0.1]
     v = "reproduced" if all(parts) else "partly" if any(parts) else "not reproduced"
