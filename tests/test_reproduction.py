@@ -167,3 +167,25 @@ def test_a_longer_board_missing_learners_is_named_and_not_used():
     del boards[(repro.common.TRACE, "longer")]["hybrid"]
     (line,) = [x for x in repro.trace.incomplete_trace_boards(boards) if "`longer`" in x]
     assert "not Hybrid, Columnar" in line
+
+
+def test_hybrid_standing_is_compared_across_atari_lengths():
+    """The report tests its own belief (column learners gain with the run length) against the Atari boards
+    of different lengths, from the entries' per-game means."""
+
+    def entry(steps, means):
+        return {"records": [{"steps": steps}],
+                "aggregate": {"games": {g: {"final_error": {"mean": m}} for g, m in means.items()}}}
+
+    tb = {"Pong": 1.0, "Qbert": 1.0, "Alien": 1.0}
+    boards = {("atari-v1", "smoke"): {"tbptt": entry(250, tb), "hybrid": entry(250, {"Pong": 0.5, "Qbert": 2.0, "Alien": 3.0})},
+              ("atari-v1", "short"): {"tbptt": entry(2000, tb), "hybrid": entry(2000, {"Pong": 0.5, "Qbert": 0.8, "Alien": 1.5})},
+              ("atari-v1", "full"): {"tbptt": entry(9000, tb)}}           # no hybrid: not a length of the trend
+    rows = repro.atari.hybrid_by_length(boards)
+    assert rows == [(250, 1, 3, 2.0), (2000, 2, 3, 0.8)]
+    text = repro.differences._length_trend(rows)
+    assert "1 of 3 games at 0.25k steps (median ratio 2.00); 2 of 3 games at 2k steps (median ratio 0.80)" in text \
+        and "which supports this belief" in text
+    worse = [(250, 2, 3, 0.8), (2000, 1, 3, 2.0)]
+    assert "does not support this belief" in repro.differences._length_trend(worse)
+    assert repro.differences._length_trend(rows[:1]) == " A longer preset would test that."

@@ -35,6 +35,18 @@ def relative_errors(by: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def hybrid_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[tuple[int, int, int, float]]:
+    """(steps, games where hybrid is below T-BPTT, games, median hybrid ÷ T-BPTT ratio) for every Atari
+    board with both entries, shortest first: how the hybrid's standing moves with the run length."""
+    rows = []
+    for (task, _preset), by in boards.items():
+        if task == ATARI and "hybrid" in by and "tbptt" in by:
+            rho = list(relative_errors(by)["hybrid"].values())
+            rows.append((by["tbptt"]["records"][0]["steps"], sum(1 for x in rho if x < 1), len(rho),
+                         float(np.median(rho))))
+    return sorted(rows)
+
+
 def atari_scale(by: Mapping[str, Any]) -> str:
     r = by["tbptt"]["records"]
     return f"{steps_text(r[0]['steps'])} steps, seeds {seeds_text(sorted({x['seed'] for x in r}))}, {len(by['tbptt']['aggregate']['games'])} games"
