@@ -185,7 +185,7 @@ def test_hybrid_standing_is_compared_across_atari_lengths():
     assert rows == [(250, 1, 3, 2.0), (2000, 2, 3, 0.8)]
     text = repro.differences._length_trend(rows)
     assert "1 of 3 games at 0.25k steps (median ratio 2.00); 2 of 3 games at 2k steps (median ratio 0.80)" in text \
-        and "which supports this belief" in text
+        and "which supports the belief above" in text
     worse = [(250, 2, 3, 0.8), (2000, 1, 3, 2.0)]
-    assert "does not support this belief" in repro.differences._length_trend(worse)
-    assert repro.differences._length_trend(rows[:1]) == " A longer preset would test that."
+    assert "does not support the belief above" in repro.differences._length_trend(worse)
+    assert repro.differences._length_trend(rows[:1]) == ""              # one length: no trend to state
