@@ -16,7 +16,7 @@ def largest_atari_board(boards: Mapping[tuple[str, str], Mapping[str, Any]],
     for (task, preset), by in boards.items():
         if task != ATARI or not all(k in by for k in need):
             continue
-        steps = by["tbptt"]["records"][0]["steps"]
+        steps = board_steps(by)
         if best is None or steps > best[0]:
             best = (steps, preset, by)
     return None if best is None else (best[1], best[2])
@@ -35,15 +35,23 @@ def relative_errors(by: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def board_steps(by: Mapping[str, Any]) -> int:
+    """The run length of an Atari board (its T-BPTT entry's: every entry of a board has the preset's)."""
+    return by["tbptt"]["records"][0]["steps"]
+
+
+def hybrid_standing(rho: Mapping[str, float]) -> tuple[int, int, float]:
+    """From the per-game hybrid ÷ T-BPTT ratios: (games where hybrid is lower, games, median ratio)."""
+    return sum(1 for x in rho.values() if x < 1), len(rho), float(np.median(list(rho.values())))
+
+
 def hybrid_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[tuple[int, int, int, float]]:
     """(steps, games where hybrid is below T-BPTT, games, median hybrid ÷ T-BPTT ratio) for every Atari
     board with both entries, shortest first: how the hybrid's standing moves with the run length."""
     rows = []
     for (task, _preset), by in boards.items():
         if task == ATARI and "hybrid" in by and "tbptt" in by:
-            rho = list(relative_errors(by)["hybrid"].values())
-            rows.append((by["tbptt"]["records"][0]["steps"], sum(1 for x in rho if x < 1), len(rho),
-                         float(np.median(rho))))
+            rows.append((board_steps(by), *hybrid_standing(relative_errors(by)["hybrid"])))
     return sorted(rows)
 
 
@@ -61,14 +69,14 @@ def atari_verdicts(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[
     else:
         preset, by = found
         rho = relative_errors(by)["hybrid"]
-        n, lower = len(rho), sum(1 for v in rho.values() if v < 1)
+        lower, n, median = hybrid_standing(rho)
         worst = max(rho, key=lambda g: rho[g])
         five = sum(1 for v in rho.values() if v <= 0.2)
         # A1. Rule: hybrid below T-BPTT on all but at most two games with the worst ratio under 2.5:
         # reproduced; below on more than half the games: partly; otherwise not reproduced.
         v = ("reproduced" if lower >= n - 2 and rho[worst] < 2.5 else "partly" if lower * 2 > n else "not reproduced")
         out.append(Verdict("A1", v, atari_scale(by), f"Hybrid's mean final error below T-BPTT's on {lower} of {n} "
-                           f"games; median ratio {float(np.median(list(rho.values()))):.2f}; 5x lower or better on {five}; "
+                           f"games; median ratio {median:.2f}; 5x lower or better on {five}; "
                            f"worst {worst} ({rho[worst]:.2f}x). Paper: all but two, many about 5x, worst ≈ 2x.",
                            f"oscbench evaluate LEARNER --task {ATARI} --preset {preset}"))
     found = largest_atari_board(boards, LEARNERS)
@@ -95,7 +103,7 @@ def atari_section(boards: Mapping[tuple[str, str], Mapping[str, Any]], figures_d
 
     lines: list[str] = []
     for preset, by in sorted(((p, b) for (t, p), b in boards.items() if t == ATARI and "tbptt" in b),
-                             key=lambda pb: pb[1]["tbptt"]["records"][0]["steps"]):
+                             key=lambda pb: board_steps(pb[1])):
         rel = relative_errors(by)
         lines += [f"## Atari, `{preset}` preset ({atari_scale(by)})", "",
                   "| learner | FLOPs/step | mean relative error (95% CI over games) | median | games below T-BPTT "

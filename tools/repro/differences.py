@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .atari import hybrid_by_length, largest_atari_board
+from .atari import board_steps, hybrid_by_length, largest_atari_board
 from .common import LABEL, LEARNERS, TRACE, Verdict, fmt, game_aggregate, steps_text
 from .trace import largest_trace_board
 
@@ -109,7 +109,7 @@ def differences(boards: Mapping[tuple[str, str], Mapping[str, Any]], verdicts: S
     for claim, pick in (("A1", ("hybrid", "tbptt")), ("A2", LEARNERS)):
         f = largest_atari_board(boards, pick)
         if f is not None and v.get(claim) != "reproduced":
-            by_steps.setdefault(f[1]["tbptt"]["records"][0]["steps"], []).append(claim)
+            by_steps.setdefault(board_steps(f[1]), []).append(claim)
     trend = _length_trend(hybrid_by_length(boards))
     for steps, claims in sorted(by_steps.items()):
         out.append(f"- **{' and '.join(claims)} at {steps_text(steps)} steps.** The paper's runs are 50M steps (200 passes "
