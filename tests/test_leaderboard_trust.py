@@ -371,3 +371,68 @@ def test_prefix_rerun_follows_the_runs_bin_layout() -> None:
     assert V.prefix_problems("columnar", [r]) == []
     forged = _scaled(r, 1.001)
     assert V.prefix_problems("columnar", [forged])
+
+
+def _regen_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regenerate_references", REPO / "tools" / "regenerate_references.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_regenerate_references_sets_the_task_files_tbptt_reference_and_nothing_else() -> None:
+    """``--set-reference`` rewrites one preset's T-BPTT reference of a task file: checked by parsing the
+    result (tomllib) and by comparing every other line with the original."""
+    import tomllib
+
+    tool = _regen_tool()
+    tasks_dir = REPO / "oscbench" / "benchmark" / "tasks"
+    # trace patterning: the short preset's final_error is replaced in place, its comment kept
+    text = (tasks_dir / "trace-patterning-v1.toml").read_text(encoding="utf-8")
+    new = tool.set_reference_text(text, "short", 0.125)
+    parsed, before = tomllib.loads(new), tomllib.loads(text)
+    assert parsed["presets"]["short"]["reference"]["final_error"] == 0.125
+    assert parsed["presets"]["full"] == before["presets"]["full"]
+    changed = [(a, b) for a, b in zip(text.split("\n"), new.split("\n")) if a != b]
+    assert len(new.split("\n")) == len(text.split("\n")) and len(changed) == 1
+    assert changed[0][1].startswith("final_error = 0.125  #")          # the comment after the value stays
+    # a preset without a reference gets the block appended
+    added = tomllib.loads(tool.set_reference_text(text, "smoke", 0.5))["presets"]["smoke"]["reference"]
+    assert added == {"learner": "tbptt", "final_error": 0.5}
+    # Atari: the games table is replaced as a whole, the other preset's is untouched
+    text = (tasks_dir / "atari-v1.toml").read_text(encoding="utf-8")
+    before = tomllib.loads(text)
+    games = {g: 0.25 + i / 1000 for i, g in enumerate(sorted(before["presets"]["smoke"]["reference"]["games"]))}
+    new = tool.set_reference_text(text, "smoke", games)
+    parsed = tomllib.loads(new)
+    assert parsed["presets"]["smoke"]["reference"]["games"] == games
+    assert parsed["presets"]["short"] == before["presets"]["short"]
+    assert {k: v for k, v in parsed.items() if k != "presets"} == {k: v for k, v in before.items() if k != "presets"}
+    assert len(new.split("\n")) == len(text.split("\n"))
+    # the value printed and written is the entry's mean final error (per game on Atari)
+    entry = {"records": [{"task": {"game": "Pong"}, "metrics": {"final_error": e}} for e in (0.1, 0.3)]
+             + [{"task": {"game": "Alien"}, "metrics": {"final_error": 2.0}}]}
+    assert tool.reference_values(entry, per_game=True) == {"Alien": 2.0, "Pong": 0.2}
+    assert tool.reference_values(entry, per_game=False) == pytest.approx(0.8)
+
+
+def test_regenerate_references_runs_tbptt_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other learners' records refer to the T-BPTT reference, so T-BPTT must be made (and, with
+    --set-reference, written) before them whatever the order of --learners."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(REPO / "tools"))      # as when run as a script (tools/repro)
+    tool = _regen_tool()
+    order: list[str] = []
+
+    def first_evaluate(cmd: list[str]) -> float:
+        order.append(cmd[cmd.index("evaluate") + 1])
+        sys.exit(3)                                       # stop at the first learner's runs
+
+    monkeypatch.setitem(tool.main.__globals__, "_run", first_evaluate)
+    with pytest.raises(SystemExit):
+        tool.main(["--learners", "hybrid", "columnar", "tbptt", "--preset", "smoke", "--root", "/nonexistent/lb",
+                   "--runs", "/nonexistent/runs"])
+    assert order == ["tbptt"]

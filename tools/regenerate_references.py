@@ -17,8 +17,16 @@ was made by other code (so an interrupted regeneration resumes where it stopped)
 which re-checks the records, re-runs the first curve bins of every seed, and stores the code
 archive beside the entry. The previous entry of the same name is replaced (its records were made by
 code that no longer exists; git keeps it); pass ``--keep-old`` to keep it as superseded instead.
-It prints the CPU time of every step and the total, and the reference T-BPTT mean final error the
-task file's ``[presets.<preset>.reference]`` should then hold.
+It prints the CPU time of every step and the total.
+
+T-BPTT runs first (whatever the order of ``--learners``): its entry's mean final error (per game on
+Atari) is the reference the task file's ``[presets.<preset>.reference]`` holds and every later record's
+``relative_error`` is measured against. The script prints that block; with ``--set-reference`` it also
+writes it into the task file (``oscbench/benchmark/tasks/<task>.toml`` of this checkout) before the
+other learners run, so their records refer to the new T-BPTT (the rest of the file, comments included,
+is kept as it is)::
+
+    python tools/regenerate_references.py --task atari-v1 --preset smoke --workers 2 --set-reference
 """
 from __future__ import annotations
 
@@ -81,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=Path("leaderboard"), help="the leaderboard directory")
     ap.add_argument("--keep-old", action="store_true", help="keep the previous entries as superseded")
     ap.add_argument("--workers", default="1", help="oscbench evaluate --workers (N, or auto)")
+    ap.add_argument("--set-reference", action="store_true",
+                    help="write the new T-BPTT reference into the task file before the other learners run")
     args = ap.parse_args(argv)
+    args.learners = sorted(dict.fromkeys(args.learners), key=lambda name: name != "tbptt")   # T-BPTT first
 
     import oscbench.baselines
     from oscbench.benchmark import tasks
@@ -145,29 +156,83 @@ def main(argv: list[str] | None = None) -> int:
         learner_cpu = sum(float(r["timing"]["cpu_seconds"]) for r in E.read_entry(target)["records"])
         total_learner_cpu += learner_cpu
         print(f"{learner}: {learner_cpu:.1f} CPU-s in the learner processes (records' timing.cpu_seconds)")
-        if learner == "tbptt" and task.games:
-            _print_game_references(E.read_entry(target), task, preset)
-        elif learner == "tbptt":
-            entry = E.read_entry(target)
-            mean = sum(r["metrics"]["final_error"] for r in entry["records"]) / len(entry["records"])
-            ref = (preset.reference or {}).get("final_error")
-            print(f"T-BPTT mean final error {mean!r}; {task.source} [presets.{preset.name}.reference] final_error = "
-                  f"{ref!r}" + ("" if ref is None or ref == mean else " -- update it so records' relative_error follows the new code"))
+        if learner == "tbptt":
+            value = reference_values(E.read_entry(target), bool(task.games))
+            block = reference_block(preset.name, value)
+            path = REPO / "oscbench" / "benchmark" / tasks.TASK_DIR / task.source
+            print(f"T-BPTT reference for {path.relative_to(REPO)} (mean final error{' per game' if task.games else ''} "
+                  f"over the entry's seeds):\n{block}", end="")
+            if args.set_reference:
+                _write_atomic(path, set_reference_text(path.read_text(encoding="utf-8"), preset.name, value))
+                print(f"written into {path}; the other learners' records refer to it")
+            elif (preset.reference or {}).get("games" if task.games else "final_error") != value:
+                print("the task file holds another value: put this block in it (or run again with --set-reference) "
+                      "so that records' relative_error follows the new code")
     print(f"done: {total_cpu:.1f} CPU-s in the oscbench commands + {total_learner_cpu:.1f} CPU-s in the learner "
           f"processes, {time.perf_counter() - t0:.0f} s wall; now run "
           f"`oscbench leaderboard build --root {args.root}` and commit {args.root}")
     return 0
 
 
-def _print_game_references(entry: dict, task, preset) -> None:
-    """The per-game T-BPTT mean final errors, as the task file's ``[presets.<preset>.reference.games]``."""
+def reference_values(entry: dict, per_game: bool) -> float | dict[str, float]:
+    """The T-BPTT reference of an entry: its mean final error, or (Atari) the mean per game."""
+    if not per_game:
+        errors = [r["metrics"]["final_error"] for r in entry["records"]]
+        return sum(errors) / len(errors)
     by: dict[str, list[float]] = {}
     for r in entry["records"]:
         by.setdefault(r["task"]["game"], []).append(r["metrics"]["final_error"])
-    print(f"T-BPTT per-game mean final errors; put this block in {task.source} so that records get their relative_error:")
-    print(f"[presets.{preset.name}.reference]\nlearner = \"tbptt\"\n[presets.{preset.name}.reference.games]")
-    for g in sorted(by):
-        print(f"{g} = {sum(by[g]) / len(by[g])!r}")
+    return {g: sum(v) / len(v) for g, v in sorted(by.items())}
+
+
+def reference_block(preset: str, value: float | dict[str, float]) -> str:
+    """The task file's reference table(s) for ``preset`` holding ``value`` (see reference_values)."""
+    head = f'[presets.{preset}.reference]\nlearner = "tbptt"\n'
+    if isinstance(value, dict):
+        return head + f"[presets.{preset}.reference.games]\n" + "".join(f"{g} = {v!r}\n" for g, v in value.items())
+    return head + f"final_error = {value!r}\n"
+
+
+def set_reference_text(text: str, preset: str, value: float | dict[str, float]) -> str:
+    """``text`` (a task file) with ``preset``'s T-BPTT reference set to ``value``: the ``final_error`` line or
+    the ``games`` table replaced in place (a comment after the value is kept), or the block appended when
+    the preset has none. Everything else is left as it is; the result must parse to the new values."""
+    import re
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    head = f"[presets.{preset}.reference]"
+    lines = text.split("\n")
+    if head not in (ln.strip() for ln in lines):
+        out = text.rstrip("\n") + "\n\n" + reference_block(preset, value)
+    elif isinstance(value, dict):
+        games = f"[presets.{preset}.reference.games]"
+        i = next(k for k, ln in enumerate(lines) if ln.strip() == games) + 1
+        j = i
+        while j < len(lines) and re.match(r"^\s*[A-Za-z0-9_]+\s*=", lines[j]):
+            j += 1
+        out = "\n".join(lines[:i] + [f"{g} = {v!r}" for g, v in value.items()] + lines[j:])
+    else:
+        i = next(k for k, ln in enumerate(lines) if ln.strip() == head) + 1
+        while not re.match(r"^\s*final_error\s*=", lines[i]):
+            if lines[i].lstrip().startswith("["):
+                raise ValueError(f"{head} has no final_error line")
+            i += 1
+        lines[i] = re.sub(r"^(\s*final_error\s*=\s*)[^#\s]+", lambda m: m.group(1) + repr(value), lines[i])
+        out = "\n".join(lines)
+    ref = tomllib.loads(out)["presets"][preset]["reference"]
+    if (ref.get("games") if isinstance(value, dict) else ref.get("final_error")) != value:
+        raise ValueError(f"could not set {head} in the task file; edit it by hand")
+    return out
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _hp(learner: str, task, preset) -> dict:
