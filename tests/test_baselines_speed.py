@@ -98,10 +98,25 @@ def test_speed_long_mode_reports_segments():
     assert r["last_over_first"] == pytest.approx(r["segments"][-1] / r["segments"][0])
     assert r["subnormals"] == 0
     assert r["segment_work"] == [] and r["work_last_over_first"] is None   # one stage: constant work
+    assert r["segment_stage"] == [] and r["stage_last_over_first"] is None
     res = CliRunner().invoke(cli, ["speed", "--case", "constructive", "--long", "--scale", "0.01", "--json"])
     (r,) = json.loads(res.output)
-    w = r["segment_work"]                           # 10 stages over 10 segments: the work grows with them
-    assert len(w) == 10 and all(a < b for a, b in zip(w, w[1:]))
+    w = r["segment_work"]                           # 10 stages over 20 segments: the work grows with the stage
+    assert len(w) == 20 and all(a <= b for a, b in zip(w, w[1:])) and w[0] < w[-1]
     assert r["work_last_over_first"] == pytest.approx(r["last_over_first"] * w[-1] / w[0])
+    assert r["segment_stage"] == [k // 2 for k in range(20)]          # two whole segments a stage
+    seg = r["segments"]
+    assert r["stage_last_over_first"] == pytest.approx(min(seg[2 * k + 1] / seg[2 * k] for k in range(10)))
     bad = CliRunner().invoke(cli, ["speed", "--case", "trace-stream", "--long"])
     assert bad.exit_code != 0 and "no long mode" in bad.output
+
+
+def test_stage_last_over_first_compares_segments_of_one_stage_only():
+    from oscbench.benchmark.speed import SpeedResult
+
+    r = SpeedResult("x", 1, 1.0, 1.0, 0.0, segments=[100.0, 90.0, 50.0, 60.0, 30.0, 45.0],
+                    segment_stage=[0, 0, None, 1, 1, 2])
+    # stage 0: 90/100; the segment spanning a switch is left out; stage 1: 30/60; stage 2 has one segment
+    assert r.stage_last_over_first == pytest.approx(0.5)
+    assert SpeedResult("x", 1, 1.0, 1.0, 0.0, segments=[1.0, 2.0], segment_stage=[0, 1]).stage_last_over_first is None
+    assert r.to_dict()["stage_last_over_first"] == pytest.approx(0.5)

@@ -65,6 +65,16 @@ def _segment_work(learner: BatchedLearner, bounds: list[int]) -> list[float]:
     return [float(np.mean([work(t) for t in range(a, b, max(1, (b - a) // 1000))])) for a, b in zip(bounds, bounds[1:])]
 
 
+def _segment_stages(learner: BatchedLearner, bounds: list[int]) -> list[int | None]:
+    """The stage each segment [bounds[i], bounds[i+1]) of a staged column network's run lies in (None for a
+    segment that spans a stage switch); [] for learners without stages."""
+    c = learner.configs[0]
+    if getattr(c, "n_stages", 1) <= 1:
+        return []
+    return [a // c.steps_per_stage if a // c.steps_per_stage == (b - 1) // c.steps_per_stage else None
+            for a, b in zip(bounds, bounds[1:])]
+
+
 def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor: float | None,
            n_features: int = 12, note: str = "", segments: int = 1, flops: bool = False) -> SpeedResult:
     """Time ``total`` steps of a fresh ``build()``; ``segments`` > 1 also records each segment's rate
@@ -97,19 +107,22 @@ def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor
     return SpeedResult(name, steps, cpu, wall, compile_s, unit=unit, anchor=anchor, note=note,
                        flops_per_step=learner.flops_per_step() if flops else None,
                        segments=segs if segments > 1 else [], subnormals=subnormal_count(learner.state),
-                       segment_work=_segment_work(learner, [d for d, _ in marks]) if segments > 1 else [])
+                       segment_work=_segment_work(learner, [d for d, _ in marks]) if segments > 1 else [],
+                       segment_stage=_segment_stages(learner, [d for d, _ in marks]) if segments > 1 else [])
 
 
-def _length(scale: float, long: bool, default: int, long_total: int, minimum: int) -> tuple[int, int]:
-    """(steps, segments) of a case run."""
+def _length(scale: float, long: bool, default: int, long_total: int, minimum: int, stages: int = 1) -> tuple[int, int]:
+    """(steps, segments) of a case run; a long run of a staged learner has at least two segments a stage,
+    so that its speed can be compared at constant work (``SpeedResult.stage_last_over_first``)."""
     if long:
-        return max(int(long_total * scale), SEGMENTS * CHUNK), SEGMENTS
+        n = max(SEGMENTS, 2 * stages)
+        return max(int(long_total * scale), n * CHUNK), n
     return max(int(default * scale), minimum), 1
 
 
 @case("hybrid", "hybrid 20 columns / 4 per stage / 12 inputs, all 5 stages visited (anchor: C++ 137k)")
 def _hybrid(scale: float, long: bool = False) -> SpeedResult:
-    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
+    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000, stages=5)
     hp = dict(n_columns=20, columns_per_stage=4, steps_per_stage=total // 5)
     return _timed("hybrid", lambda: BatchedLearner("hybrid", 12, [0], [hp]), total,
                   anchor=CPP_ANCHORS["hybrid"], note="steps_per_stage = total/5", segments=segs)
@@ -124,7 +137,7 @@ def _columnar(scale: float, long: bool = False) -> SpeedResult:
 
 @case("constructive", "constructive 10 columns / 12 inputs, all 10 stages visited (anchor: C++ 406k)")
 def _constructive(scale: float, long: bool = False) -> SpeedResult:
-    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000)
+    total, segs = _length(scale, long, 2_000_000, LONG_TRACE, 50_000, stages=10)
     hp = dict(n_columns=10, steps_per_stage=total // 10)
     return _timed("constructive", lambda: BatchedLearner("constructive", 12, [0], [hp]), total,
                   anchor=CPP_ANCHORS["constructive"], note="steps_per_stage = total/10", segments=segs)
@@ -165,7 +178,7 @@ def _atari(learner: str, runs: int, total: int, segs: int = 1) -> SpeedResult:
 @case("hybrid-atari", "hybrid 15 columns / 5 per stage / 275 inputs (Atari size), all 3 stages visited "
                      "(anchor: C++ 15.1k)")
 def _hybrid_atari(scale: float, long: bool = False) -> SpeedResult:
-    return _atari("hybrid", 1, *_length(scale, long, 300_000, LONG_ATARI, 30_000))
+    return _atari("hybrid", 1, *_length(scale, long, 300_000, LONG_ATARI, 30_000, stages=3))
 
 
 @case("tbptt-atari", "T-BPTT hidden 5, truncation 8, 275 inputs (Atari size) (anchor: C++ 27.8k)")

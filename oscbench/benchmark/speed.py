@@ -39,6 +39,7 @@ class SpeedResult:
     gemm_kernel: str = ""                # the BLAS kernel that ran it (e.g. OpenBLAS "Haswell")
     segments: list[float] = field(default_factory=list)   # steps per CPU-second of each segment (--long)
     segment_work: list[float] = field(default_factory=list)  # mean work per step of each segment (staged runs)
+    segment_stage: list[int | None] = field(default_factory=list)  # the stage of each segment (None: spans two)
     subnormals: int | None = None        # subnormal floats in the learner's state at the end
 
     @property
@@ -65,6 +66,18 @@ class SpeedResult:
         return None if r is None or len(w) < 2 or w[0] <= 0 else r * w[-1] / w[0]
 
     @property
+    def stage_last_over_first(self) -> float | None:
+        """Staged runs: the lowest, over the stages holding two or more whole segments, of the stage's last
+        segment rate over its first -- whether speed holds at constant work (1.0 = it does); None for
+        runs without stages or without such a stage."""
+        by: dict[int, list[float]] = {}
+        for rate, stage in zip(self.segments, self.segment_stage):
+            if stage is not None:
+                by.setdefault(stage, []).append(rate)
+        ratios = [v[-1] / v[0] for v in by.values() if len(v) > 1 and v[0] > 0]
+        return min(ratios) if ratios else None
+
+    @property
     def per_cpu_second(self) -> float:
         return self.steps / self.cpu_seconds if self.cpu_seconds > 0 else float("inf")
 
@@ -76,6 +89,7 @@ class SpeedResult:
         d["share_of_gemm"] = self.share_of_gemm
         d["last_over_first"] = self.last_over_first
         d["work_last_over_first"] = self.work_last_over_first
+        d["stage_last_over_first"] = self.stage_last_over_first
         return d
 
 
@@ -199,8 +213,10 @@ def format_table(results: list[SpeedResult]) -> str:
         if r.segments:
             seg = " ".join(f"{x / 1e3:,.0f}k" for x in r.segments)
             work = r.work_last_over_first
+            stage = r.stage_last_over_first
             rows.append(f"{'':<4}per segment: {seg}; last/first {r.last_over_first:.2f}"
                         + (f" ({work:.2f} per unit of work: later stages do more a step)" if work is not None else "")
+                        + (f"; within a stage, last/first >= {stage:.2f}" if stage is not None else "")
                         + f"; subnormals in the state at the end: {r.subnormals}")
     return "\n".join(rows)
 
