@@ -12,7 +12,7 @@ signals. Two layouts, chosen by the number of raw inputs, so that the inner loop
 contiguous ones -- run on full vectors:
 
 * **rows-major** (``n < LANE_MAJOR_FROM``, e.g. trace patterning: ~12-30 rows, 16-20 lanes):
-  ``theta[s, r, l]``, lanes padded to ``LW`` (a multiple of 16 beyond 8; padding stays 0); inner loops
+  ``theta[s, r, l]``, lanes padded to ``LW`` (a multiple of 32 beyond 8, :func:`~oscbench.baselines.ccn.padded_lanes`; padding stays 0); inner loops
   over a row's lanes, sums over rows in a fixed order.
 * **lane-major** (``n >= LANE_MAJOR_FROM``, e.g. Atari: ~280 rows, 20 lanes): ``theta[s, l, r]``, rows
   padded to ``RP`` = M + 2 rounded up to 16; inner loops over a lane's rows (a stage's loops over its
@@ -34,8 +34,8 @@ Speed devices (none changes what is computed beyond float rounding):
 * **No subnormal floats.** Every value that the state carries from step to step (RTRL and eligibility
   traces, cell states, running statistics) is flushed to 0 once its magnitude falls below ``TINY``
   (2^-100 ≈ 7.9e-31 in float32, 2^-900 in float64; :func:`flush`); the RMSProp state, which is never
-  negative, is clamped at ``TINY`` instead (:func:`rms_state`: one instruction, and √TINY ≪ ε, so the
-  step is the same as with 0). Such values cannot
+  negative, is clamped at ``TINY`` instead (:func:`rms_state`: one instruction; see there why it does
+  not change a step that matters). Such values cannot
   change a prediction or a step size (they are > 20 orders of magnitude below every other term), but
   left alone they decay into the subnormal range, where ``x·0.99`` rounds back to ``x``: they then stay
   there for the rest of the run and every operation on them costs the CPU up to ~100 cycles. This is a
@@ -179,9 +179,10 @@ def build_effective(th, mean, istd, weff, beff, s, n, U, T, by_lane):  # pragma:
 @njit(cache=True, inline="always", fastmath={"contract"})
 def rms_state(rs, ev, b2, c2, tiny):  # pragma: no cover - compiled
     """The RMSProp state after the TD(λ) step g = δ·e: β2·s + (1−β2)·g², computed as β2·s + c2·e² with
-    ``c2`` = (1−β2)·δ² (one product per entry fewer), and kept at or above ``tiny``: a state that small
-    (√tiny = 2^-50 ≪ ε) cannot change a step, and the clamp keeps it out of the subnormal range with one
-    instruction (module docs)."""
+    ``c2`` = (1−β2)·δ² (one product per entry fewer), and kept at or above ``tiny``: the clamp keeps it out
+    of the subnormal range with one instruction (module docs). A state that small changes √s + ε by at
+    most one unit in ε's last place (√2^-100 = 2^-50; ε = 1e-8), and it only gets there after about
+    700k steps (β2 = 0.9999) in which the parameter's trace, hence its step, was 0."""
     return max(b2 * rs + c2 * (ev * ev), tiny)
 
 
