@@ -163,7 +163,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"T-BPTT reference for {path.relative_to(REPO)} (mean final error{' per game' if task.games else ''} "
                   f"over the entry's seeds):\n{block}", end="")
             if args.set_reference:
-                _write_atomic(path, set_reference_text(path.read_text(encoding="utf-8"), preset.name, value))
+                from oscbench._atomic import write_text_atomic
+
+                try:
+                    text = set_reference_text(path.read_text(encoding="utf-8"), preset.name, value)
+                except ValueError as err:
+                    sys.exit(f"error: {err}")
+                write_text_atomic(path, text)
                 print(f"written into {path}; the other learners' records refer to it")
             elif (preset.reference or {}).get("games" if task.games else "final_error") != value:
                 print("the task file holds another value: put this block in it (or run again with --set-reference) "
@@ -210,8 +216,10 @@ def set_reference_text(text: str, preset: str, value: float | dict[str, float]) 
         out = text.rstrip("\n") + "\n\n" + reference_block(preset, value)
     elif isinstance(value, dict):
         games = f"[presets.{preset}.reference.games]"
-        i = next(k for k, ln in enumerate(lines) if ln.strip() == games) + 1
-        j = i
+        at = next((k for k, ln in enumerate(lines) if ln.strip() == games), None)
+        if at is None:
+            raise ValueError(f"{head} has no games table; add [presets.{preset}.reference.games] by hand")
+        i = j = at + 1
         while j < len(lines) and re.match(r"^\s*[A-Za-z0-9_]+\s*=", lines[j]):
             j += 1
         out = "\n".join(lines[:i] + [f"{g} = {v!r}" for g, v in value.items()] + lines[j:])
@@ -227,12 +235,6 @@ def set_reference_text(text: str, preset: str, value: float | dict[str, float]) 
     if (ref.get("games") if isinstance(value, dict) else ref.get("final_error")) != value:
         raise ValueError(f"could not set {head} in the task file; edit it by hand")
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _hp(learner: str, task, preset) -> dict:

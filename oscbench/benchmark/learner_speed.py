@@ -103,12 +103,13 @@ def _timed(name: str, build: Callable[[], BatchedLearner], total: int, *, anchor
 
     steps, cpu, wall = measure(go)
     unit = "learner-steps" if learner.n_runs > 1 else "steps"
+    bounds = [d for d, _ in marks]
     segs = [(d1 - d0) * learner.n_runs / max(c1 - c0, 1e-9) for (d0, c0), (d1, c1) in zip(marks, marks[1:])]
     return SpeedResult(name, steps, cpu, wall, compile_s, unit=unit, anchor=anchor, note=note,
                        flops_per_step=learner.flops_per_step() if flops else None,
                        segments=segs if segments > 1 else [], subnormals=subnormal_count(learner.state),
-                       segment_work=_segment_work(learner, [d for d, _ in marks]) if segments > 1 else [],
-                       segment_stage=_segment_stages(learner, [d for d, _ in marks]) if segments > 1 else [])
+                       segment_work=_segment_work(learner, bounds) if segments > 1 else [],
+                       segment_stage=_segment_stages(learner, bounds) if segments > 1 else [])
 
 
 def _length(scale: float, long: bool, default: int, long_total: int, minimum: int, stages: int = 1) -> tuple[int, int]:
