@@ -112,6 +112,30 @@ def test_deterministic_per_seed_and_copyable(name):
     assert not np.array_equal(other.run(xs, cum, cont), full)
 
 
+@pytest.mark.parametrize("name", ["hybrid", "columnar", "constructive"])
+def test_memory_layout_never_changes_what_is_learned(name, monkeypatch):
+    """The column kernels' layout (lane padding, rows- or lane-major) is a speed choice: the same seed gives
+    the same initial weights and, in float64, the same predictions up to rounding under every layout.
+    (Once the initial weights were drawn in the padded shape, so widening the padding changed the hybrid.)"""
+    from oscbench.baselines import ccn
+
+    xs, cum, cont = _chunk(300)
+
+    def learn():
+        L = make_learner(name, 12, seed=5, step_size=0.003, dtype=np.float64, **SMALL[name])
+        k = L.state.configs[0].n_columns - 1
+        return L.state.column_params(0, k)["W"].copy(), L.run(xs, cum, cont)
+
+    w0, v0 = learn()
+    monkeypatch.setattr(ccn, "padded_lanes", lambda u: -(-4 * u // 64) * 64)   # wider padding
+    w1, v1 = learn()
+    monkeypatch.setattr(ccn, "LANE_MAJOR_FROM", 0)                            # the other layout
+    w2, v2 = learn()
+    assert np.array_equal(w0, w1) and np.array_equal(w0, w2)
+    assert np.std(v0) > 1e-3                                                  # it learns something
+    assert np.max(np.abs(v1 - v0)) < 1e-10 and np.max(np.abs(v2 - v0)) < 1e-10
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_float64_on_request_tracks_float32(name):
     xs, cum, cont = _chunk(300)
