@@ -112,28 +112,34 @@ def test_deterministic_per_seed_and_copyable(name):
     assert not np.array_equal(other.run(xs, cum, cont), full)
 
 
-@pytest.mark.parametrize("name", ["hybrid", "columnar", "constructive"])
+@pytest.mark.parametrize("name", NAMES)
 def test_memory_layout_never_changes_what_is_learned(name, monkeypatch):
-    """The column kernels' layout (lane padding, rows- or lane-major) is a speed choice: the same seed gives
-    the same initial weights and, in float64, the same predictions up to rounding under every layout.
-    (Once the initial weights were drawn in the padded shape, so widening the padding changed the hybrid.)"""
-    from oscbench.baselines import ccn
+    """The kernels' layout (lane padding, rows- or lane-major) is a speed choice: the same seed gives the
+    same initial weights and, in float64, the same predictions up to rounding under every layout.
+    (Once the column learners' initial weights were drawn in the padded shape, so widening the padding
+    changed the hybrid.)"""
+    from oscbench.baselines import ccn, tbptt
 
     xs, cum, cont = _chunk(300)
 
     def learn():
         L = make_learner(name, 12, seed=5, step_size=0.003, dtype=np.float64, **SMALL[name])
-        k = L.state.configs[0].n_columns - 1
-        return L.state.column_params(0, k)["W"].copy(), L.run(xs, cum, cont)
+        st = L.state
+        w = st.Wt[0] if name == "tbptt" else st.column_params(0, st.configs[0].n_columns - 1)["W"]
+        return w.copy(), L.run(xs, cum, cont)
 
     w0, v0 = learn()
-    monkeypatch.setattr(ccn, "padded_lanes", lambda u: -(-4 * u // 64) * 64)   # wider padding
-    w1, v1 = learn()
-    monkeypatch.setattr(ccn, "LANE_MAJOR_FROM", 0)                            # the other layout
+    if name != "tbptt":
+        monkeypatch.setattr(ccn, "padded_lanes", lambda u: -(-4 * u // 64) * 64)   # wider padding
+        w1, v1 = learn()
+        assert np.array_equal(w0, w1) and np.max(np.abs(v1 - v0)) < 1e-10
+    monkeypatch.setattr(tbptt if name == "tbptt" else ccn, "LANE_MAJOR_FROM", 0)   # the other layout
+    L = make_learner(name, 12, seed=5, **SMALL[name])
+    assert L.state.lane_major
     w2, v2 = learn()
-    assert np.array_equal(w0, w1) and np.array_equal(w0, w2)
-    assert np.std(v0) > 1e-3                                                  # it learns something
-    assert np.max(np.abs(v1 - v0)) < 1e-10 and np.max(np.abs(v2 - v0)) < 1e-10
+    assert np.array_equal(w0, w2)
+    assert np.std(v0) > 1e-4                                                      # it learns something
+    assert np.max(np.abs(v2 - v0)) < 1e-10
 
 
 @pytest.mark.parametrize("name", NAMES)
