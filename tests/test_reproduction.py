@@ -189,3 +189,21 @@ def test_hybrid_standing_is_compared_across_atari_lengths():
     worse = [(250, 2, 3, 0.8), (2000, 1, 3, 2.0)]
     assert "does not support the belief above" in repro.differences._length_trend(worse)
     assert repro.differences._length_trend(rows[:1]) == ""              # one length: no trend to state
+
+
+def test_reference_tbptt_configurations_are_the_committed_sweeps_picks():
+    """The reference T-BPTT of each task is what its committed shape sweep picks by the documented rule
+    (docs/baselines.md): trace, the lowest mean final NMSE over seeds 0-4 of the eight shapes at their best
+    step size; Atari, the lowest mean NMSE over the five games."""
+    from oscbench.baselines import reference_config
+
+    shapes = repro.trace_studies.shape_table(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes"))
+    assert len(shapes) == 8 and all(r["seeds"] == [0, 1, 2, 3, 4] for r in shapes)
+    best = min(shapes, key=lambda r: r["nmse"])
+    hp = reference_config("tbptt", "trace-patterning", 5_000_000)
+    assert (hp["truncation"], hp["hidden"], hp["step_size"]) == (best["truncation"], best["hidden"], best["step_size"])
+    atari = repro.atari.atari_sweep_table(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes-atari"))
+    assert len(atari) == 8 and all(len(r["games"]) == 5 for r in atari)
+    hp = reference_config("tbptt", "atari", 2_000_000)
+    assert (hp["hidden"], hp["truncation"], hp["step_size"]) == (atari[0]["hidden"], atari[0]["truncation"],
+                                                                 atari[0]["step_size"])
