@@ -351,8 +351,15 @@ def test_regenerate_references_tool_is_resumable_and_records_its_command(tmp_pat
     (path, entry), = E.iter_entries(tmp_path / "lb")
     assert reference_kind(entry) == "tbptt" and entry["code"]["source_sha256"] == reference_sha256()
     assert entry["command"].startswith("python tools/regenerate_references.py --learners tbptt")
+    # a run of another configuration left in the runs folder (the reference configuration changed since)
+    out = tmp_path / "runs" / "trace-patterning-v1" / "smoke" / "tbptt"
+    rec = json.loads(next(out.glob("*seed-0.json")).read_text(encoding="utf-8"))
+    rec["learner"]["hyperparameters"]["hidden"] += 1
+    (out / "trace-patterning-v1_smoke_tbptt_0000beef_seed-0.json").write_text(json.dumps(rec), encoding="utf-8")
     again = subprocess.run(cmd, capture_output=True, text=True, check=False)   # resumes: nothing to re-run
-    assert again.returncode == 0 and "every seed already run with the current code" in again.stdout
+    assert again.returncode == 0 and "every seed already run with the current code" in again.stdout, again.stderr
+    assert "1 file(s) of other runs moved" in again.stdout
+    assert [p.name for p in (out.parent / "tbptt.set-aside").iterdir()] == ["trace-patterning-v1_smoke_tbptt_0000beef_seed-0.json"]
     assert [p.name for p in E.entry_paths(tmp_path / "lb")] == [path.name]   # replaced, not superseded
 
 

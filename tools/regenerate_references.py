@@ -119,12 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         description = description.format(**hp)        # the task's reference configuration
         out = args.runs / task.id / preset.name / learner
         evaluate = ["evaluate", learner, "--task", task.id, "--preset", preset.name]
-        todo = []
+        todo, stems = [], set()
         for s in seeds:   # resumable: a finished record of the current code is kept
             probe = {"task": {"id": task.id, "preset": preset.name, "game": None},
                      "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
+            stems.add(record_stem(probe))
             if not _current(out / f"{record_stem(probe)}.json", digest):
                 todo.append(s)
+        _set_aside_others(out, stems)
         if todo:
             cpu = _run(oscbench_cmd + evaluate + ["--seeds", ",".join(map(str, todo)), "--out", str(out), "--quiet",
                                                   "--workers", args.workers])
@@ -255,6 +257,21 @@ def _set_aside(target: Path, folder: Path) -> list[tuple[Path, Path]]:
             shutil.move(p, backup)
             moved.append((p, backup))
     return moved
+
+
+def _set_aside_others(out: Path, stems: set[str]) -> None:
+    """Move what ``out`` holds besides these runs' records and checkpoints (runs of another configuration,
+    e.g. after the reference configuration changed, or of other seeds) to ``<out>.set-aside/``: the entry
+    is submitted from the whole folder and must hold exactly these runs. Nothing is deleted."""
+    if not out.is_dir():
+        return
+    others = [p for p in sorted(out.iterdir()) if not any(p.name.startswith(stem + ".") for stem in stems)]
+    if others:
+        aside = out.with_name(out.name + ".set-aside")
+        aside.mkdir(exist_ok=True)
+        for p in others:
+            shutil.move(p, aside / p.name)
+        print(f"{len(others)} file(s) of other runs moved from {out} to {aside}")
 
 
 def _restore(moved: list[tuple[Path, Path]]) -> None:
