@@ -443,3 +443,24 @@ def test_regenerate_references_runs_tbptt_first(monkeypatch: pytest.MonkeyPatch)
         tool.main(["--learners", "hybrid", "columnar", "tbptt", "--preset", "smoke", "--root", "/nonexistent/lb",
                    "--runs", "/nonexistent/runs"])
     assert order == ["tbptt"]
+
+
+def test_regenerate_references_recovers_an_entry_set_aside_by_a_killed_run(tmp_path: Path) -> None:
+    """A run killed while submitting leaves the previous entry as ``*.bak``: the next run restores it (no
+    entry beside it), or drops the backup when the new entry had already been written."""
+    tool = _regen_tool()
+    folder = tmp_path / "lb" / "submissions" / "trace-patterning-v1" / "short"
+    folder.mkdir(parents=True)
+    target = folder / "t-bptt-reference.json"
+    target.write_text("old entry", encoding="utf-8")
+    (folder / "t-bptt-reference.code.tar.gz").write_bytes(b"old code")
+    tool._set_aside(target, folder)                       # ... and the process is killed here
+    assert not target.exists()
+    tool._recover_interrupted(target, folder)
+    assert target.read_text(encoding="utf-8") == "old entry"
+    assert (folder / "t-bptt-reference.code.tar.gz").read_bytes() == b"old code"
+    assert not list(folder.glob("*.bak"))
+    tool._set_aside(target, folder)
+    target.write_text("new entry", encoding="utf-8")      # killed after the new entry was written
+    tool._recover_interrupted(target, folder)
+    assert target.read_text(encoding="utf-8") == "new entry" and not list(folder.glob("*.bak"))

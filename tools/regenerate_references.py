@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = E.entry_dir(args.root, task.id, preset.name)
         target = folder / f"{E.slugify(name)}.json"
+        _recover_interrupted(target, folder)
         moved = _set_aside(target, folder) if target.exists() and not args.keep_old else []
         command = (f"python tools/regenerate_references.py --learners {learner} --task {task.id} --preset {preset.name} "
                    f"--seeds {seeds_text}  (runs: oscbench {shlex.join(evaluate)} --seeds {seeds_text})")
@@ -272,6 +273,23 @@ def _set_aside_others(out: Path, stems: set[str]) -> None:
         for p in others:
             shutil.move(p, aside / p.name)
         print(f"{len(others)} file(s) of other runs moved from {out} to {aside}")
+
+
+def _recover_interrupted(target: Path, folder: Path) -> None:
+    """Undo what a killed earlier run of this script left: ``*.bak`` files of :func:`_set_aside` with no
+    entry beside them are the previous entry and its code (restored); with an entry beside them, the new
+    entry had been written (the backups are removed)."""
+    from oscbench.leaderboard.code import archive_name
+
+    written = target.exists()           # the entry decides for its code archive too
+    for p in (target, folder / archive_name(target.name)):
+        backup = p.with_name(p.name + ".bak")
+        if backup.exists():
+            if written:
+                backup.unlink()
+            else:
+                shutil.move(backup, p)
+                print(f"restored {p} from an interrupted earlier run")
 
 
 def _restore(moved: list[tuple[Path, Path]]) -> None:
