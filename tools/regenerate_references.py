@@ -123,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         for s in seeds:   # resumable: a finished record of the current code is kept
             probe = {"task": {"id": task.id, "preset": preset.name, "game": None},
                      "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
-            stems.add(record_stem(probe))
-            if not _current(out / f"{record_stem(probe)}.json", digest):
+            stem = record_stem(probe)
+            stems.add(stem)
+            if not _current(out / f"{stem}.json", digest):
                 todo.append(s)
         _set_aside_others(out, stems)
         if todo:
@@ -247,12 +248,17 @@ def _hp(learner: str, task, preset) -> dict:
     return load_learner(learner).hyperparameters(task.kind, preset.steps, {})
 
 
-def _set_aside(target: Path, folder: Path) -> list[tuple[Path, Path]]:
-    """Move the entry and its code archive to ``*.bak`` (restored if the new submission fails)."""
+def _entry_files(target: Path, folder: Path) -> tuple[Path, Path]:
+    """An entry and its code archive."""
     from oscbench.leaderboard.code import archive_name
 
+    return target, folder / archive_name(target.name)
+
+
+def _set_aside(target: Path, folder: Path) -> list[tuple[Path, Path]]:
+    """Move the entry and its code archive to ``*.bak`` (restored if the new submission fails)."""
     moved = []
-    for p in (target, folder / archive_name(target.name)):
+    for p in _entry_files(target, folder):
         if p.exists():
             backup = p.with_name(p.name + ".bak")
             shutil.move(p, backup)
@@ -279,10 +285,8 @@ def _recover_interrupted(target: Path, folder: Path) -> None:
     """Undo what a killed earlier run of this script left: ``*.bak`` files of :func:`_set_aside` with no
     entry beside them are the previous entry and its code (restored); with an entry beside them, the new
     entry had been written (the backups are removed)."""
-    from oscbench.leaderboard.code import archive_name
-
     written = target.exists()           # the entry decides for its code archive too
-    for p in (target, folder / archive_name(target.name)):
+    for p in _entry_files(target, folder):
         backup = p.with_name(p.name + ".bak")
         if backup.exists():
             if written:
