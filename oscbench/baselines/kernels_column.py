@@ -237,7 +237,9 @@ def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, 
     (c) e_t = γ_t λ e_{t-1} + SCALE·TH (the coefficients are the lane's; see ccn_run).
     """
     nr = np.uint64(nr)     # unsigned: no negative-index wrap-around code, so the loops vectorise
-    if upd and rms:
+    if upd and rms:        # the reference learners' path: one loop per lane kind, one product shorter each.
+        #                    Their common tail is written out twice on purpose: moved into an inlined helper that
+        #                    takes the arrays, it ran hybrid-atari 4x slower (per-call reference counting in the loop)
         ad = a * delta
         c2 = omb2 * (delta * delta)
         if ho == 0:     # i, f and g lanes: the input enters c (HO = 0); the same values, one product fewer
@@ -264,7 +266,7 @@ def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, 
                 rs[l, r] = sv
                 w[l, r] += ad * ev / (np.sqrt(sv) + eps)
                 el[l, r] = flush(gl * ev + sc * thn, tiny)
-    elif upd:
+    else:                  # plain steps (upd), or the trace alone
         for r in range(nr):
             A = trh[l, r]
             d = D[r]
@@ -273,17 +275,19 @@ def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, 
             thn = flush(phi * tcn + kh * A + ho * d, tiny)
             trh[l, r] = thn
             ev = el[l, r]
-            w[l, r] += a * (delta * ev)
+            if upd:
+                w[l, r] += a * (delta * ev)
             el[l, r] = flush(gl * ev + sc * thn, tiny)
-    else:
-        for r in range(nr):
-            A = trh[l, r]
-            d = D[r]
-            tcn = flush(f * trc[l, r] + kc * A + gc * d, tiny)
-            trc[l, r] = tcn
-            thn = flush(phi * tcn + kh * A + ho * d, tiny)
-            trh[l, r] = thn
-            el[l, r] = flush(gl * el[l, r] + sc * thn, tiny)
+
+
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
+def running_stat(zz, mean, var, bt, omb, fl):  # pragma: no cover - compiled
+    """One signal's running statistics (SPEC §3.2): the new mean μ' = β·μ + (1−β)·z, the centred value
+    z − μ', the new variance β·v + (1−β)·(z − μ')², and that variance floored at ``fl``."""
+    mn = bt * mean + omb * zz
+    dz = zz - mn
+    vraw = bt * var + omb * dz * dz
+    return mn, dz, vraw, max(vraw, fl)
 
 
 @njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
@@ -292,11 +296,7 @@ def _update_stats(z, mean, var, istd, m, bt, omb, fl, sig, tiny):  # pragma: no 
     with the σ-floor (``sig``) the stored variance stays unfloored."""
     one = z.dtype.type(1.0)
     for j in range(np.uint64(m)):    # unsigned: vectorised, no wrap-around code
-        zz = z[j]
-        mn = bt * mean[j] + omb * zz
-        dz = zz - mn
-        vraw = bt * var[j] + omb * dz * dz
-        vr = max(vraw, fl)
+        mn, dz, vraw, vr = running_stat(z[j], mean[j], var[j], bt, omb, fl)
         mean[j] = flush(mn, tiny)
         var[j] = flush(vraw, tiny) if sig else vr
         istd[j] = one / np.sqrt(vr)
@@ -451,11 +451,7 @@ def ccn_run(xs, cum, cont, out,
                 g0 = g1
             # ---------------------------------------------------------------- output layer
             for k in range(T):
-                hk = hb[k]
-                mk = bt * mu[k] + omb * hk
-                dk = hk - mk
-                vraw = bt * nu[k] + omb * dk * dk
-                vk = max(vraw, fl)
+                mk, dk, vraw, vk = running_stat(hb[k], mu[k], nu[k], bt, omb, fl)
                 mu[k] = flush(mk, tiny)
                 nu[k] = flush(vraw, tiny) if sig else vk
                 iv = one / math.sqrt(vk)

@@ -39,50 +39,29 @@ from oscbench.baselines.kernels_column import flush, rms_state, row_dots, scaled
 
 
 @njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
-def _td_row(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """In place, over 1-D arrays of one length: θ += step(δ·e); e = γλ·e + g (traces flushed below ``tiny``,
-    :func:`~oscbench.baselines.kernels_column.flush`; the RMSProp state clamped at ``tiny``,
-    :func:`~oscbench.baselines.kernels_column.rms_state`)."""
-    m = np.uint64(theta.shape[0])     # unsigned indices: no negative-index wrap-around, full-width vectors
-    if upd and rms:
-        ad = a * delta
-        c2 = omb2 * (delta * delta)
-        for j in range(m):
-            ev = e[j]
-            sv = rms_state(v[j], ev, b2, c2, tiny)
-            v[j] = sv
-            theta[j] += ad * ev / (np.sqrt(sv) + eps)
-            e[j] = flush(gl * ev + g[j], tiny)
-    elif upd:
-        for j in range(m):
-            ev = e[j]
-            theta[j] += a * (delta * ev)
-            e[j] = flush(gl * ev + g[j], tiny)
-    else:
-        for j in range(m):
-            e[j] = flush(gl * e[j] + g[j], tiny)
-
-
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (as :func:`_td_row`)."""
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (traces flushed below ``tiny``,
+    :func:`~oscbench.baselines.kernels_column.flush`; the RMSProp state clamped at ``tiny``,
+    :func:`~oscbench.baselines.kernels_column.rms_state`). Lane-major input weights pass one row at a time
+    (``W[r:r + 1]``)."""
     ad = a * delta
     c2 = omb2 * (delta * delta)
-    for i in range(theta.shape[0]):
+    m = np.uint64(theta.shape[1])     # unsigned indices: no negative-index wrap-around, full-width vectors
+    for i in range(np.uint64(theta.shape[0])):
         if upd and rms:
-            for j in range(theta.shape[1]):
+            for j in range(m):
                 ev = e[i, j]
                 sv = rms_state(v[i, j], ev, b2, c2, tiny)
                 v[i, j] = sv
                 theta[i, j] += ad * ev / (np.sqrt(sv) + eps)
                 e[i, j] = flush(gl * ev + g[i, j], tiny)
         elif upd:
-            for j in range(theta.shape[1]):
+            for j in range(m):
                 ev = e[i, j]
                 theta[i, j] += a * (delta * ev)
                 e[i, j] = flush(gl * ev + g[i, j], tiny)
         else:
-            for j in range(theta.shape[1]):
+            for j in range(m):
                 e[i, j] = flush(gl * e[i, j] + g[i, j], tiny)
 
 
@@ -274,7 +253,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 gw = G[0]
                 for r in range(R):
                     _window_grad_row(gw, rx, slots, DA, r, depth)
-                    _td_row(W[r], eWb[r], vWb[r], gw, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                    _td_step(W[r:r + 1], eWb[r:r + 1], vWb[r:r + 1], G, delta, gl, upd, rms, a, b2, omb2, eps,
+                             tiny)
             else:
                 _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             for u in range(H):          # ĝ_U, ĝ_b: window step by window step (small)
