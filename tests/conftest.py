@@ -27,3 +27,32 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
     """Every test gets its own empty $OSCBENCH_DATA (never the user's data dir)."""
     monkeypatch.setenv("OSCBENCH_DATA", str(tmp_path_factory.mktemp("oscbench-data")))
     monkeypatch.delenv("OSCBENCH_MIRROR", raising=False)
+
+
+# -- Ctrl-C tests ------------------------------------------------------------------------------------
+def faulthandler_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a subprocess a test may have to diagnose: Python's fault handler on, so
+    :func:`communicate_or_dump` can make a hung process print every thread's stack (SIGABRT)."""
+    return dict(os.environ if env is None else env, PYTHONFAULTHANDLER="1")
+
+
+def communicate_or_dump(proc, timeout: float, *, group: bool = False):
+    """``proc.communicate(timeout=)``; when it times out, SIGABRT the process (``group``: its process
+    group) so the fault handler prints where each thread waits, and fail with that in the message."""
+    import signal
+    import subprocess
+
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            if group:
+                os.killpg(proc.pid, signal.SIGABRT)
+            else:
+                proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            proc.kill()
+            out, err = proc.communicate()
+        err = err.decode(errors="replace") if isinstance(err, bytes) else (err or "")
+        pytest.fail(f"the process did not exit within {timeout:g} s; its threads' stacks:\n{err[-20_000:]}")

@@ -14,6 +14,7 @@ import pytest
 
 from oscbench.benchmark import checkpoint
 from oscbench.benchmark.evaluator import evaluate
+from tests.conftest import communicate_or_dump, faulthandler_env
 
 HERE = Path(__file__).parent
 LEARNERS = HERE / "isolation_learners.py"
@@ -112,7 +113,7 @@ def test_checkpoint_interval_rounds_up_to_whole_chunks():
 def test_ctrl_c_exits_130_keeps_records_and_prints_the_resume_command(tmp_path):
     pidfile = tmp_path / "pid"
     out = tmp_path / "out"
-    env = dict(os.environ, OSCBENCH_TEST_PIDFILE=str(pidfile))
+    env = faulthandler_env(dict(os.environ, OSCBENCH_TEST_PIDFILE=str(pidfile)))
     proc = subprocess.Popen([sys.executable, "-m", "oscbench", "evaluate", f"{LEARNERS}:faulty", "--steps", "6000",
                              "--seeds", "0-1", "--hp", 'mode="pidfile"', "--quiet", "--out", str(out)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -122,7 +123,7 @@ def test_ctrl_c_exits_130_keeps_records_and_prints_the_resume_command(tmp_path):
             time.sleep(0.2)
         child = int(pidfile.read_text())
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = communicate_or_dump(proc, 60)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
@@ -132,3 +133,14 @@ def test_ctrl_c_exits_130_keeps_records_and_prints_the_resume_command(tmp_path):
     time.sleep(1)
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_a_hung_ctrl_c_test_reports_where_the_process_waits():
+    """The Ctrl-C tests' diagnosis (tests/conftest.communicate_or_dump): a process that does not exit is
+    made to print its threads' stacks, and the test fails with them."""
+    code = "import time\ndef wait_here():\n    time.sleep(120)\nwait_here()\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=faulthandler_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)did not exit within 2 s.*in wait_here"):
+        communicate_or_dump(proc, 2)
+    assert proc.poll() is not None

@@ -17,6 +17,7 @@ from oscbench.benchmark.evaluator import RunSpec, evaluate, plan, run_one
 from oscbench.benchmark.records import validate_record
 from oscbench.cli import cli
 from oscbench.errors import ConfigError
+from tests.conftest import communicate_or_dump, faulthandler_env
 
 HERE = Path(__file__).parent
 LEARNERS = HERE / "isolation_learners.py"
@@ -223,6 +224,24 @@ def test_no_learner_process_outlives_a_killed_evaluator(tmp_path):
         assert not _alive(child)
     finally:
         proc.kill()
+
+
+def test_an_evaluator_exits_even_with_a_learner_process_it_never_closed(tmp_path):
+    """A learner process whose host was never closed -- Ctrl-C or an error between the process's start and
+    its host's registration -- is stopped at exit, before multiprocessing's own exit handler would wait
+    for it forever (learner processes are not daemons, ignore SIGINT and outlive nothing but the evaluator)."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
+            "from oscbench.benchmark import isolation\n"
+            "host = isolation.ChildHost('isolation_learners.py:honest', 4, 0, {})\n"
+            "host.build()\n"
+            f"open({str(tmp_path / 'pid')!r}, 'w').write(str(host.pid))\n"
+            "isolation._LIVE.discard(host)   # as if the host had never been registered (and is still referenced)\n"
+            "raise SystemExit(3)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=HERE, env=faulthandler_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = communicate_or_dump(proc, 60)
+    assert proc.returncode == 3, err
+    assert not _alive(int((tmp_path / "pid").read_text()))
 
 
 def test_memory_limit_and_timeout_are_checked_options():

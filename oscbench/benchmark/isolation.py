@@ -49,6 +49,7 @@ DEFAULT_MEMORY_LIMIT = 8 * 1024 ** 3    # bytes of address space of a learner pr
 MAX_HEADER_BYTES = 1 << 20              # a reply header (JSON; a failure's traceback included)
 MAX_SNAPSHOT_BYTES = 1 << 32            # a learner snapshot handed to the evaluator (checkpoints)
 PRELOAD = ["oscbench.benchmark.warm"]   # imported once by the fork server: numpy, numba, the kernels
+LEARNER_PROCESS = "oscbench-learner"      # the learner processes' name (ps, and the exit handler below)
 
 
 @dataclass(frozen=True)
@@ -332,9 +333,21 @@ def _main_not_reimported() -> Iterator[None]:
 
 
 def _kill_all() -> None:
+    """At exit, stop every learner process still running: those of hosts not closed, and any started
+    whose host was never registered (an exception or Ctrl-C between the two)."""
     for host in list(_LIVE):
         host.close()
+    for proc in multiprocessing.active_children():
+        if proc.name == LEARNER_PROCESS:
+            proc.kill()
+            proc.join(5)
 
+
+# Exit handlers run last-registered first. multiprocessing's own (registered when multiprocessing.util
+# is first imported) joins every non-daemon child, and a learner process -- not a daemon, so that a
+# learner may start processes of its own; deaf to SIGINT; waiting for its next request -- would keep
+# the evaluator waiting for it forever. Importing multiprocessing.util first makes ours run before it.
+import multiprocessing.util  # noqa: E402,F401
 
 atexit.register(_kill_all)
 
@@ -355,7 +368,7 @@ class ChildHost:
         self.limits = limits
         self.snapshot_error: str | None = None
         self._conn, child_conn = ctx.Pipe(duplex=True)
-        self._proc = ctx.Process(target=_child_main, name="oscbench-learner", daemon=False,
+        self._proc = ctx.Process(target=_child_main, name=LEARNER_PROCESS, daemon=False,
                                  args=(child_conn, learner_ref, n_features, seed, hp, limits.memory_limit, os.getpid()))
         with _main_not_reimported():
             self._proc.start()
