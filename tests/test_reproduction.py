@@ -195,7 +195,8 @@ def test_reference_tbptt_configurations_are_the_committed_sweeps_picks():
     """The reference T-BPTT of each task and run length is what its committed shape sweep picks by the
     documented rule (docs/baselines.md). Trace: the first round (8 shapes x 3 step sizes, 5M steps, seeds 0-4)
     picks the lowest mean final NMSE for runs shorter than the full preset; the second round (each shape at
-    its first-round step size, 50M steps, seeds 0-4) picks for the full preset. Atari: the lowest mean NMSE
+    its first-round step size, 50M steps, seeds 0-4) picks for the full preset, and the third (its pick at
+    a 3e-5) does not change that. Atari: the lowest mean NMSE
     over the five games."""
     from oscbench.baselines import reference_config
     from oscbench.benchmark import tasks
@@ -207,7 +208,13 @@ def test_reference_tbptt_configurations_are_the_committed_sweeps_picks():
     assert len(second) == 8 and all(r["seeds"] == [0, 1, 2, 3, 4] and r["steps"] == full for r in second)
     step_of = {(r["truncation"], r["hidden"]): r["step_size"] for r in first}
     assert all(r["step_size"] == step_of[(r["truncation"], r["hidden"])] for r in second)   # the rule's round 2
-    for rows, n_steps in ((first, 5_000_000), (first, full - 1), (second, full)):
+    third_records = repro.common.load_study(REPO / "leaderboard", "tbptt-step-full")   # round 3: 20:3 at a 3e-5
+    third = repro.trace_studies.shape_table(third_records)
+    assert [(r["truncation"], r["hidden"], r["step_size"], r["seeds"], r["steps"]) for r in third] == \
+        [(20, 3, 3e-5, [0, 1, 2, 3, 4], full)]
+    rounds_2_3 = repro.trace_studies.shape_table(
+        list(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes-full")) + list(third_records))
+    for rows, n_steps in ((first, 5_000_000), (first, full - 1), (second, full), (rounds_2_3, full)):
         best = min(rows, key=lambda r: r["nmse"])
         hp = reference_config("tbptt", "trace-patterning", n_steps)
         assert (hp["truncation"], hp["hidden"], hp["step_size"]) == (best["truncation"], best["hidden"],
