@@ -42,6 +42,20 @@ def test_table_figures_recomputed_from_records():
         assert f"| {mean:.3g} [" in row
 
 
+def test_the_report_states_each_entrys_verification_and_keeps_a_failed_one():
+    """An entry whose verification by re-execution failed stays in the report (the project's own runs),
+    marked failed, with what that means on the board."""
+    boards = repro.common.load_reference_entries(REPO / "leaderboard")
+    _preset, by = repro.trace.largest_trace_board(boards)
+    by = copy.deepcopy(dict(by))
+    for k in by:
+        by[k]["verification"] = {"status": "verified"}
+    assert "failed" not in repro.common.verification_line(by)
+    by["tbptt"]["verification"] = {"status": "failed"}
+    line = repro.common.verification_line(by)
+    assert "T-BPTT **failed**" in line and "Hybrid verified" in line and "no reference status" in line
+
+
 def test_stage_drop_rule_sees_a_synthetic_drop():
     """T4's rule on a curve built to have (and not to have) steep drops after every stage boundary."""
     boards = repro.common.load_reference_entries(REPO / "leaderboard")

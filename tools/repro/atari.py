@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import ATARI, LABEL, LEARNERS, Verdict, figure, fmt, seeds_text, steps_text
+from .common import ATARI, LABEL, LEARNERS, Verdict, figure, fmt, seeds_text, steps_text, verification_line
 
 
 def largest_atari_board(boards: Mapping[tuple[str, str], Mapping[str, Any]],
@@ -120,7 +120,7 @@ def atari_section(boards: Mapping[tuple[str, str], Mapping[str, Any]], figures_d
                          f"{fmt(iq.get('iqm'), 3)} | {cpu:.2f} |")
         lines += ["", "Relative error: per game, the learner's mean final error ÷ the T-BPTT entry's; the mean is "
                   "over games (Fig. 8), the CI a bootstrap over games. IQM NMSE: interquartile mean over all runs of "
-                  "all games (rliable's stratified bootstrap on the board).", ""]
+                  "all games (rliable's stratified bootstrap on the board).", "", verification_line(by), ""]
         if figures_dir is not None:
             figure_per_game(rel, figures_dir / f"fig7-atari-{preset}.png", preset)
         lines += [f"![Per-game relative error, {preset}](reproduction/fig7-atari-{preset}.png)", ""]
