@@ -36,6 +36,16 @@ def faulthandler_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return dict(os.environ if env is None else env, PYTHONFAULTHANDLER="1")
 
 
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a process a test sends SIGINT (Ctrl-C) to: SIGINT at its default disposition.
+    A shell starts background jobs (``make test &``, a CI script run with ``&``) with SIGINT ignored, the
+    ignoring is inherited, and a Python started so installs no KeyboardInterrupt handler: the process
+    would never see the test's Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def communicate_or_dump(proc, timeout: float, *, group: bool = False):
     """``proc.communicate(timeout=)``; when it times out, SIGABRT the process (``group``: its process
     group) so the fault handler prints where each thread waits, and fail with that in the message."""
