@@ -79,6 +79,25 @@ def _current(path: Path, digest: str) -> bool:
     return rec.get("status") == "ok" and rec.get("learner", {}).get("source_sha256") == digest
 
 
+def _plan(task, preset: str, learner: str, hp: dict, seeds: list[int], out: Path,
+          digest: str) -> tuple[list[int], set[str]]:
+    """(seeds with a run still to make, the file stems of every run of the entry). Resumable: a finished
+    record of the current code is kept -- one per game for a suite, whose evaluator then skips the games
+    it finds finished in ``out``."""
+    from oscbench.benchmark.records import record_stem
+
+    todo, stems = [], set()
+    for s in seeds:
+        for game in task.games or (None,):
+            probe = {"task": {"id": task.id, "preset": preset, "game": game},
+                     "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
+            stem = record_stem(probe)
+            stems.add(stem)
+            if s not in todo and not _current(out / f"{stem}.json", digest):
+                todo.append(s)
+    return todo, stems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="trace-patterning-v1")
@@ -98,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     from oscbench.benchmark import tasks
     from oscbench.benchmark.seeds import parse_seeds
     from oscbench.benchmark.loading import reference_sha256
-    from oscbench.benchmark.records import record_stem
     from oscbench.leaderboard import entries as E
 
     task = tasks.get_task(args.task)
@@ -119,14 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         description = description.format(**hp)        # the task's reference configuration
         out = args.runs / task.id / preset.name / learner
         evaluate = ["evaluate", learner, "--task", task.id, "--preset", preset.name]
-        todo, stems = [], set()
-        for s in seeds:   # resumable: a finished record of the current code is kept
-            probe = {"task": {"id": task.id, "preset": preset.name, "game": None},
-                     "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
-            stem = record_stem(probe)
-            stems.add(stem)
-            if not _current(out / f"{stem}.json", digest):
-                todo.append(s)
+        todo, stems = _plan(task, preset.name, learner, hp, seeds, out, digest)
         _set_aside_others(out, stems)
         if todo:
             cpu = _run(oscbench_cmd + evaluate + ["--seeds", ",".join(map(str, todo)), "--out", str(out), "--quiet",
