@@ -205,6 +205,34 @@ def test_hybrid_standing_is_compared_across_atari_lengths():
     assert repro.differences._length_trend(rows[:1]) == ""              # one length: no trend to state
 
 
+def test_each_column_learners_relative_error_is_followed_across_atari_lengths():
+    """A2's trend: per column learner, the mean over games of its error ÷ T-BPTT's at each board length; a
+    learner that does not gain is named with its stage length, set against the paper's."""
+
+    def entry(steps, means, stage=None):
+        hp = {} if stage is None else {"steps_per_stage": stage}
+        return {"records": [{"steps": steps}], "learner": {"hyperparameters": hp},
+                "aggregate": {"games": {g: {"final_error": {"mean": m}} for g, m in means.items()}}}
+
+    tb = {"Pong": 1.0, "Qbert": 2.0}
+    boards = {("atari-v1", "short"): {"tbptt": entry(2_000_000, tb),
+                                      "hybrid": entry(2_000_000, {"Pong": 0.5, "Qbert": 1.0}, 666_667),
+                                      "constructive": entry(2_000_000, {"Pong": 1.5, "Qbert": 3.0}, 200_000)},
+              ("atari-v1", "smoke"): {"tbptt": entry(250_000, tb),
+                                      "hybrid": entry(250_000, {"Pong": 1.0, "Qbert": 3.0}, 83_333),
+                                      "constructive": entry(250_000, {"Pong": 1.2, "Qbert": 2.0}, 25_000)}}
+    rows = repro.atari.mean_relative_by_length(boards)
+    assert rows["hybrid"] == [(250_000, 1.25, 83_333), (2_000_000, 0.5, 666_667)]      # (1 + 1.5)/2, (0.5 + 0.5)/2
+    assert rows["constructive"] == [(250_000, 1.1, 25_000), (2_000_000, 1.5, 200_000)]
+    (text,) = repro.differences._a2_trend(rows)
+    assert "Hybrid 1.25 at 250k → 0.50 at 2M; Constructive 1.10 at 250k → 1.50 at 2M." in text
+    assert "Constructive does not gain" in text and "Hybrid does" not in text
+    assert "200k steps against 5M in the paper" in text and "less than one pass" in text
+    del rows["constructive"]
+    assert repro.differences._a2_trend(rows)[0].endswith("Every column learner gains on T-BPTT as the runs grow.")
+    assert repro.differences._a2_trend({"hybrid": rows["hybrid"][:1]}) == []        # one length: no trend
+
+
 def test_reference_tbptt_configurations_are_the_committed_sweeps_picks():
     """The reference T-BPTT of each task and run length is what its committed shape sweep picks by the
     documented rule (docs/baselines.md). Trace: the first round (8 shapes x 3 step sizes, 5M steps, seeds 0-4)

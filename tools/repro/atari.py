@@ -55,6 +55,22 @@ def hybrid_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> lis
     return sorted(rows)
 
 
+def mean_relative_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]
+                            ) -> dict[str, list[tuple[int, float, int]]]:
+    """learner -> [(steps, mean relative error over games, steps per stage)] for every Atari board with a
+    T-BPTT entry, shortest first: how each column learner's Fig. 8 number moves with the run length."""
+    out: dict[str, list[tuple[int, float, int]]] = {}
+    for (task, _preset), by in sorted(boards.items(), key=lambda kv: board_steps(kv[1]) if kv[0][0] == ATARI
+                                      and "tbptt" in kv[1] else 0):
+        if task != ATARI or "tbptt" not in by:
+            continue
+        for k, rho in relative_errors(by).items():
+            if k != "tbptt":
+                stage = by[k]["learner"]["hyperparameters"].get("steps_per_stage", 0)
+                out.setdefault(k, []).append((board_steps(by), float(np.mean(list(rho.values()))), stage))
+    return out
+
+
 def atari_scale(by: Mapping[str, Any]) -> str:
     r = by["tbptt"]["records"]
     return f"{steps_text(r[0]['steps'])} steps, seeds {seeds_text(sorted({x['seed'] for x in r}))}, {len(by['tbptt']['aggregate']['games'])} games"
