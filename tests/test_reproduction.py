@@ -233,6 +233,19 @@ def test_each_column_learners_relative_error_is_followed_across_atari_lengths():
     assert repro.differences._a2_trend({"hybrid": rows["hybrid"][:1]}) == []        # one length: no trend
 
 
+def test_truncation_difference_says_where_the_error_is_lowest_and_what_follows():
+
+    def row(k, nmse, se=0.01):
+        return {"k": k, "nmse": nmse, "se": se, "seeds": [0, 1], "steps": 5_000_000}
+
+    text = repro.differences._truncation_text([row(2, 0.2), row(3, 0.12, 0.03), row(5, 0.125), row(10, 0.17)])
+    assert "beyond 3 buys nothing" in text and "from k 2 (0.200) to k 3 (0.120), then rises again (k 5 0.125, k 10 0.170)" in text
+    assert "standard error up to 25% of the mean" in text                  # 0.03 / 0.12
+    flat = repro.differences._truncation_text([row(2, 0.2), row(5, 0.12), row(10, 0.125)])
+    assert "beyond 5 buys little" in flat and "then stays flat (k 10 0.125)" in flat
+    assert "from k 2 (0.200) to k 20 (0.100). With 2 seeds" in repro.differences._truncation_text([row(2, 0.2), row(20, 0.1)])
+
+
 def test_reference_tbptt_configurations_are_the_committed_sweeps_picks():
     """The reference T-BPTT of each task and run length is what its committed shape sweep picks by the
     documented rule (docs/baselines.md). Trace: the first round (8 shapes x 3 step sizes, 5M steps, seeds 0-4)
