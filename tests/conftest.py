@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -36,22 +38,27 @@ def faulthandler_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return dict(os.environ if env is None else env, PYTHONFAULTHANDLER="1")
 
 
-def sigint_as_in_a_terminal() -> None:
-    """``preexec_fn`` for a process a test sends SIGINT (Ctrl-C) to: SIGINT at its default disposition.
-    A shell starts background jobs (``make test &``, a CI script run with ``&``) with SIGINT ignored, the
-    ignoring is inherited, and a Python started so installs no KeyboardInterrupt handler: the process
-    would never see the test's Ctrl-C."""
-    import signal
-
+def _sigint_at_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def popen_to_interrupt(args, *, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    """Start a process a test will send SIGINT (Ctrl-C) to, as from a terminal and diagnosable.
+
+    SIGINT is at its default disposition: a shell starts background jobs (``make test &``, a CI script
+    run with ``&``) with SIGINT ignored, the ignoring is inherited, and a Python started so installs no
+    KeyboardInterrupt handler -- the process would never see the test's Ctrl-C. The fault handler is on
+    (:func:`faulthandler_env`) so :func:`communicate_or_dump` can show where a hung process waits.
+    stdout and stderr are pipes unless ``kwargs`` say otherwise.
+    """
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(args, env=faulthandler_env(env), preexec_fn=_sigint_at_default, **kwargs)
 
 
 def communicate_or_dump(proc, timeout: float, *, group: bool = False):
     """``proc.communicate(timeout=)``; when it times out, SIGABRT the process (``group``: its process
     group) so the fault handler prints where each thread waits, and fail with that in the message."""
-    import signal
-    import subprocess
-
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -12,7 +11,7 @@ from atari_fixtures import policy_bytes, policy_file
 from click.testing import CliRunner
 
 from oscbench.cli import cli
-from tests.conftest import communicate_or_dump, faulthandler_env, sigint_as_in_a_terminal
+from tests.conftest import communicate_or_dump, popen_to_interrupt
 from oscbench.datasets.atari import AtariStream, games as G
 from oscbench.datasets.atari.emulator import rom_info
 from oscbench.datasets.atari.generate import generate, policy_path
@@ -77,10 +76,9 @@ def test_divergence_from_the_recording_names_the_step():
 
 def test_interrupted_generation_leaves_no_file(tmp_path):
     out = tmp_path / "Pong-v1.h5"
-    env = faulthandler_env(dict(os.environ, PYTHONUNBUFFERED="1"))
-    proc = subprocess.Popen([sys.executable, "-m", "oscbench", "datasets", "generate", "atari/Pong-v1",
-                             "--policy-file", str(policy_file("Pong")), "-o", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_as_in_a_terminal)
+    proc = popen_to_interrupt([sys.executable, "-m", "oscbench", "datasets", "generate", "atari/Pong-v1",
+                               "--policy-file", str(policy_file("Pong")), "-o", str(out)],
+                              env=dict(os.environ, PYTHONUNBUFFERED="1"))
     seen = b""
     deadline = time.monotonic() + 120
     while b"kframe/s" not in seen and time.monotonic() < deadline:   # the replay has done 4,096+ frames

@@ -14,7 +14,7 @@ import pytest
 
 from oscbench.benchmark import checkpoint
 from oscbench.benchmark.evaluator import evaluate
-from tests.conftest import communicate_or_dump, faulthandler_env, sigint_as_in_a_terminal
+from tests.conftest import communicate_or_dump, faulthandler_env, popen_to_interrupt
 
 HERE = Path(__file__).parent
 LEARNERS = HERE / "isolation_learners.py"
@@ -113,11 +113,9 @@ def test_checkpoint_interval_rounds_up_to_whole_chunks():
 def test_ctrl_c_exits_130_keeps_records_and_prints_the_resume_command(tmp_path):
     pidfile = tmp_path / "pid"
     out = tmp_path / "out"
-    env = faulthandler_env(dict(os.environ, OSCBENCH_TEST_PIDFILE=str(pidfile)))
-    proc = subprocess.Popen([sys.executable, "-m", "oscbench", "evaluate", f"{LEARNERS}:faulty", "--steps", "6000",
-                             "--seeds", "0-1", "--hp", 'mode="pidfile"', "--quiet", "--out", str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_as_in_a_terminal)
+    proc = popen_to_interrupt([sys.executable, "-m", "oscbench", "evaluate", f"{LEARNERS}:faulty", "--steps", "6000",
+                               "--seeds", "0-1", "--hp", 'mode="pidfile"', "--quiet", "--out", str(out)],
+                              env=dict(os.environ, OSCBENCH_TEST_PIDFILE=str(pidfile)), text=True)
     try:
         end = time.time() + 120
         while not (pidfile.is_file() and pidfile.read_text()) and time.time() < end:

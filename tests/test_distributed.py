@@ -24,7 +24,7 @@ import pytest
 from oscbench.benchmark import distributed
 from oscbench.benchmark.evaluator import evaluate
 from oscbench.errors import OscbenchError
-from tests.conftest import REPO, communicate_or_dump, faulthandler_env, sigint_as_in_a_terminal
+from tests.conftest import REPO, communicate_or_dump, popen_to_interrupt
 
 LEARNER = str(Path(__file__).with_name("dist_learners.py"))
 TIMEOUT = 180            # generous: the machine may be loaded by other test runs
@@ -253,9 +253,8 @@ def test_ctrl_c_keeps_finished_records_exits_130_and_the_printed_command_continu
         (marks / f"hold-seed-{s}").touch()
     args = ["evaluate", LEARNER, "--seeds", "0-3", "--steps", "8000", "--hp", f'mark_dir="{marks}"',
             "--hp", "pause=0.1", "--workers", "2", "--out", str(out), "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "oscbench.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=faulthandler_env(),
-                            preexec_fn=sigint_as_in_a_terminal)
+    proc = popen_to_interrupt([sys.executable, "-m", "oscbench.cli", *args], cwd=REPO, text=True,
+                              start_new_session=True)
     deadline = time.monotonic() + TIMEOUT * 2
     # wait until seeds 0 and 1 have records and seed 2 or 3 is under way
     while not (len(list(out.glob("*.json"))) >= 2 and any(

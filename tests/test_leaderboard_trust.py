@@ -351,8 +351,15 @@ def test_regenerate_references_tool_is_resumable_and_records_its_command(tmp_pat
     (path, entry), = E.iter_entries(tmp_path / "lb")
     assert reference_kind(entry) == "tbptt" and entry["code"]["source_sha256"] == reference_sha256()
     assert entry["command"].startswith("python tools/regenerate_references.py --learners tbptt")
+    # a run of another configuration left in the runs folder (the reference configuration changed since)
+    out = tmp_path / "runs" / "trace-patterning-v1" / "smoke" / "tbptt"
+    rec = json.loads(next(out.glob("*seed-0.json")).read_text(encoding="utf-8"))
+    rec["learner"]["hyperparameters"]["hidden"] += 1
+    (out / "trace-patterning-v1_smoke_tbptt_0000beef_seed-0.json").write_text(json.dumps(rec), encoding="utf-8")
     again = subprocess.run(cmd, capture_output=True, text=True, check=False)   # resumes: nothing to re-run
-    assert again.returncode == 0 and "every seed already run with the current code" in again.stdout
+    assert again.returncode == 0 and "every seed already run with the current code" in again.stdout, again.stderr
+    assert "1 file(s) of other runs moved" in again.stdout
+    assert [p.name for p in (out.parent / "tbptt.set-aside").iterdir()] == ["trace-patterning-v1_smoke_tbptt_0000beef_seed-0.json"]
     assert [p.name for p in E.entry_paths(tmp_path / "lb")] == [path.name]   # replaced, not superseded
 
 
@@ -436,3 +443,56 @@ def test_regenerate_references_runs_tbptt_first(monkeypatch: pytest.MonkeyPatch)
         tool.main(["--learners", "hybrid", "columnar", "tbptt", "--preset", "smoke", "--root", "/nonexistent/lb",
                    "--runs", "/nonexistent/runs"])
     assert order == ["tbptt"]
+
+
+def test_regenerate_references_recovers_an_entry_set_aside_by_a_killed_run(tmp_path: Path) -> None:
+    """A run killed while submitting leaves the previous entry as ``*.bak``: the next run restores it (no
+    entry beside it), or drops the backup when the new entry had already been written."""
+    tool = _regen_tool()
+    folder = tmp_path / "lb" / "submissions" / "trace-patterning-v1" / "short"
+    folder.mkdir(parents=True)
+    target = folder / "t-bptt-reference.json"
+    target.write_text("old entry", encoding="utf-8")
+    (folder / "t-bptt-reference.code.tar.gz").write_bytes(b"old code")
+    tool._set_aside(target, folder)                       # ... and the process is killed here
+    assert not target.exists()
+    tool._recover_interrupted(target, folder)
+    assert target.read_text(encoding="utf-8") == "old entry"
+    assert (folder / "t-bptt-reference.code.tar.gz").read_bytes() == b"old code"
+    assert not list(folder.glob("*.bak"))
+    tool._set_aside(target, folder)
+    target.write_text("new entry", encoding="utf-8")      # killed after the new entry was written
+    tool._recover_interrupted(target, folder)
+    assert target.read_text(encoding="utf-8") == "new entry" and not list(folder.glob("*.bak"))
+
+
+def test_regenerate_references_resumes_a_suite_game_by_game(tmp_path: Path) -> None:
+    """For the Atari suite the runs' records are named per game (``atari-v1-<Game>_...``): finished ones of
+    the current code are kept in place (not set aside as "other runs"), a seed is to run while any of its
+    games is missing, stale or failed, and a run of another configuration is still set aside."""
+    from oscbench.benchmark import tasks
+    from oscbench.benchmark.records import record_stem
+
+    tool = _regen_tool()
+    task, digest, hp = tasks.get_task("atari-v1"), "ab" * 32, {"hidden": 5, "truncation": 8}
+    assert len(task.games) > 2
+    out = tmp_path / "tbptt"
+    out.mkdir()
+
+    def put(seed: int, game: str, *, status: str = "ok", sha: str = digest, params: dict = hp) -> str:
+        rec = {"task": {"id": task.id, "preset": "short", "game": game}, "seed": seed, "status": status,
+               "learner": {"name": "tbptt", "hyperparameters": params, "source_sha256": sha}}
+        name = record_stem(rec) + ".json"
+        (out / name).write_text(json.dumps(rec), encoding="utf-8")
+        return name
+
+    done = [put(0, g) for g in task.games]                                # seed 0: every game finished
+    done += [put(1, g) for g in task.games[1:]]                           # seed 1: its first game missing
+    done += [put(2, g) for g in task.games[1:]] + [put(2, task.games[0], status="failed")]
+    done += [put(3, g) for g in task.games[1:]] + [put(3, task.games[0], sha="cd" * 32)]   # older code
+    other = put(0, task.games[0], params=dict(hp, hidden=6))
+    todo, stems = tool._plan(task, "short", "tbptt", hp, [0, 1, 2, 3], out, digest)
+    assert todo == [1, 2, 3]
+    tool._set_aside_others(out, stems)
+    assert sorted(p.name for p in out.iterdir()) == sorted(done)
+    assert [p.name for p in (tmp_path / "tbptt.set-aside").iterdir()] == [other]

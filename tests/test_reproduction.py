@@ -42,6 +42,20 @@ def test_table_figures_recomputed_from_records():
         assert f"| {mean:.3g} [" in row
 
 
+def test_the_report_states_each_entrys_verification_and_keeps_a_failed_one():
+    """An entry whose verification by re-execution failed stays in the report (the project's own runs),
+    marked failed, with what that means on the board."""
+    boards = repro.common.load_reference_entries(REPO / "leaderboard")
+    _preset, by = repro.trace.largest_trace_board(boards)
+    by = copy.deepcopy(dict(by))
+    for k in by:
+        by[k]["verification"] = {"status": "verified"}
+    assert "failed" not in repro.common.verification_line(by)
+    by["tbptt"]["verification"] = {"status": "failed"}
+    line = repro.common.verification_line(by)
+    assert "T-BPTT **failed**" in line and "Hybrid verified" in line and "no reference status" in line
+
+
 def test_stage_drop_rule_sees_a_synthetic_drop():
     """T4's rule on a curve built to have (and not to have) steep drops after every stage boundary."""
     boards = repro.common.load_reference_entries(REPO / "leaderboard")
@@ -189,3 +203,79 @@ def test_hybrid_standing_is_compared_across_atari_lengths():
     worse = [(250, 2, 3, 0.8), (2000, 1, 3, 2.0)]
     assert "does not support the belief above" in repro.differences._length_trend(worse)
     assert repro.differences._length_trend(rows[:1]) == ""              # one length: no trend to state
+
+
+def test_each_column_learners_relative_error_is_followed_across_atari_lengths():
+    """A2's trend: per column learner, the mean over games of its error ÷ T-BPTT's at each board length; a
+    learner that does not gain is named with its stage length, set against the paper's."""
+
+    def entry(steps, means, stage=None):
+        hp = {} if stage is None else {"steps_per_stage": stage}
+        return {"records": [{"steps": steps}], "learner": {"hyperparameters": hp},
+                "aggregate": {"games": {g: {"final_error": {"mean": m}} for g, m in means.items()}}}
+
+    tb = {"Pong": 1.0, "Qbert": 2.0}
+    boards = {("atari-v1", "short"): {"tbptt": entry(2_000_000, tb),
+                                      "hybrid": entry(2_000_000, {"Pong": 0.5, "Qbert": 1.0}, 666_667),
+                                      "constructive": entry(2_000_000, {"Pong": 1.5, "Qbert": 3.0}, 200_000)},
+              ("atari-v1", "smoke"): {"tbptt": entry(250_000, tb),
+                                      "hybrid": entry(250_000, {"Pong": 1.0, "Qbert": 3.0}, 83_333),
+                                      "constructive": entry(250_000, {"Pong": 1.2, "Qbert": 2.0}, 25_000)}}
+    rows = repro.atari.mean_relative_by_length(boards)
+    assert rows["hybrid"] == [(250_000, 1.25, 83_333), (2_000_000, 0.5, 666_667)]      # (1 + 1.5)/2, (0.5 + 0.5)/2
+    assert rows["constructive"] == [(250_000, 1.1, 25_000), (2_000_000, 1.5, 200_000)]
+    (text,) = repro.differences._a2_trend(rows)
+    assert "Hybrid 1.25 at 250k → 0.50 at 2M; Constructive 1.10 at 250k → 1.50 at 2M." in text
+    assert "Constructive does not gain" in text and "Hybrid does" not in text
+    assert "200k steps against 5M in the paper" in text and "less than one pass" in text
+    del rows["constructive"]
+    assert repro.differences._a2_trend(rows)[0].endswith("Every column learner gains on T-BPTT as the runs grow.")
+    assert repro.differences._a2_trend({"hybrid": rows["hybrid"][:1]}) == []        # one length: no trend
+
+
+def test_truncation_difference_says_where_the_error_is_lowest_and_what_follows():
+
+    def row(k, nmse, se=0.01):
+        return {"k": k, "nmse": nmse, "se": se, "seeds": [0, 1], "steps": 5_000_000}
+
+    text = repro.differences._truncation_text([row(2, 0.2), row(3, 0.12, 0.03), row(5, 0.125), row(10, 0.17)])
+    assert "beyond 3 buys nothing" in text and "from k 2 (0.200) to k 3 (0.120), then rises again (k 5 0.125, k 10 0.170)" in text
+    assert "standard error up to 25% of the mean" in text                  # 0.03 / 0.12
+    flat = repro.differences._truncation_text([row(2, 0.2), row(5, 0.12), row(10, 0.125)])
+    assert "beyond 5 buys little" in flat and "then stays flat (k 10 0.125)" in flat
+    assert "from k 2 (0.200) to k 20 (0.100). With 2 seeds" in repro.differences._truncation_text([row(2, 0.2), row(20, 0.1)])
+
+
+def test_reference_tbptt_configurations_are_the_committed_sweeps_picks():
+    """The reference T-BPTT of each task and run length is what its committed shape sweep picks by the
+    documented rule (docs/baselines.md). Trace: the first round (8 shapes x 3 step sizes, 5M steps, seeds 0-4)
+    picks the lowest mean final NMSE for runs shorter than the full preset; the second round (each shape at
+    its first-round step size, 50M steps, seeds 0-4) picks for the full preset, and the third (its pick at
+    a 3e-5) does not change that. Atari: the lowest mean NMSE
+    over the five games."""
+    from oscbench.baselines import reference_config
+    from oscbench.benchmark import tasks
+
+    first = repro.trace_studies.shape_table(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes"))
+    assert len(first) == 8 and all(r["seeds"] == [0, 1, 2, 3, 4] and r["steps"] == 5_000_000 for r in first)
+    second = repro.trace_studies.shape_table(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes-full"))
+    full = tasks.get_task("trace-patterning-v1").preset("full").steps
+    assert len(second) == 8 and all(r["seeds"] == [0, 1, 2, 3, 4] and r["steps"] == full for r in second)
+    step_of = {(r["truncation"], r["hidden"]): r["step_size"] for r in first}
+    assert all(r["step_size"] == step_of[(r["truncation"], r["hidden"])] for r in second)   # the rule's round 2
+    third_records = repro.common.load_study(REPO / "leaderboard", "tbptt-step-full")   # round 3: 20:3 at a 3e-5
+    third = repro.trace_studies.shape_table(third_records)
+    assert [(r["truncation"], r["hidden"], r["step_size"], r["seeds"], r["steps"]) for r in third] == \
+        [(20, 3, 3e-5, [0, 1, 2, 3, 4], full)]
+    rounds_2_3 = repro.trace_studies.shape_table(
+        list(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes-full")) + list(third_records))
+    for rows, n_steps in ((first, 5_000_000), (first, full - 1), (second, full), (rounds_2_3, full)):
+        best = min(rows, key=lambda r: r["nmse"])
+        hp = reference_config("tbptt", "trace-patterning", n_steps)
+        assert (hp["truncation"], hp["hidden"], hp["step_size"]) == (best["truncation"], best["hidden"],
+                                                                     best["step_size"]), n_steps
+    atari = repro.atari.atari_sweep_table(repro.common.load_study(REPO / "leaderboard", "tbptt-shapes-atari"))
+    assert len(atari) == 8 and all(len(r["games"]) == 5 for r in atari)
+    hp = reference_config("tbptt", "atari", 2_000_000)
+    assert (hp["hidden"], hp["truncation"], hp["step_size"]) == (atari[0]["hidden"], atari[0]["truncation"],
+                                                                 atari[0]["step_size"])

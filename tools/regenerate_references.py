@@ -79,6 +79,25 @@ def _current(path: Path, digest: str) -> bool:
     return rec.get("status") == "ok" and rec.get("learner", {}).get("source_sha256") == digest
 
 
+def _plan(task, preset: str, learner: str, hp: dict, seeds: list[int], out: Path,
+          digest: str) -> tuple[list[int], set[str]]:
+    """(seeds with a run still to make, the file stems of every run of the entry). Resumable: a finished
+    record of the current code is kept -- one per game for a suite, whose evaluator then skips the games
+    it finds finished in ``out``."""
+    from oscbench.benchmark.records import record_stem
+
+    todo, stems = [], set()
+    for s in seeds:
+        for game in task.games or (None,):
+            probe = {"task": {"id": task.id, "preset": preset, "game": game},
+                     "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
+            stem = record_stem(probe)
+            stems.add(stem)
+            if s not in todo and not _current(out / f"{stem}.json", digest):
+                todo.append(s)
+    return todo, stems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="trace-patterning-v1")
@@ -98,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     from oscbench.benchmark import tasks
     from oscbench.benchmark.seeds import parse_seeds
     from oscbench.benchmark.loading import reference_sha256
-    from oscbench.benchmark.records import record_stem
     from oscbench.leaderboard import entries as E
 
     task = tasks.get_task(args.task)
@@ -119,12 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         description = description.format(**hp)        # the task's reference configuration
         out = args.runs / task.id / preset.name / learner
         evaluate = ["evaluate", learner, "--task", task.id, "--preset", preset.name]
-        todo = []
-        for s in seeds:   # resumable: a finished record of the current code is kept
-            probe = {"task": {"id": task.id, "preset": preset.name, "game": None},
-                     "learner": {"name": learner, "hyperparameters": hp}, "seed": s}
-            if not _current(out / f"{record_stem(probe)}.json", digest):
-                todo.append(s)
+        todo, stems = _plan(task, preset.name, learner, hp, seeds, out, digest)
+        _set_aside_others(out, stems)
         if todo:
             cpu = _run(oscbench_cmd + evaluate + ["--seeds", ",".join(map(str, todo)), "--out", str(out), "--quiet",
                                                   "--workers", args.workers])
@@ -135,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = E.entry_dir(args.root, task.id, preset.name)
         target = folder / f"{E.slugify(name)}.json"
+        _recover_interrupted(target, folder)
         moved = _set_aside(target, folder) if target.exists() and not args.keep_old else []
         command = (f"python tools/regenerate_references.py --learners {learner} --task {task.id} --preset {preset.name} "
                    f"--seeds {seeds_text}  (runs: oscbench {shlex.join(evaluate)} --seeds {seeds_text})")
@@ -244,17 +259,52 @@ def _hp(learner: str, task, preset) -> dict:
     return load_learner(learner).hyperparameters(task.kind, preset.steps, {})
 
 
-def _set_aside(target: Path, folder: Path) -> list[tuple[Path, Path]]:
-    """Move the entry and its code archive to ``*.bak`` (restored if the new submission fails)."""
+def _entry_files(target: Path, folder: Path) -> tuple[Path, Path]:
+    """An entry and its code archive."""
     from oscbench.leaderboard.code import archive_name
 
+    return target, folder / archive_name(target.name)
+
+
+def _set_aside(target: Path, folder: Path) -> list[tuple[Path, Path]]:
+    """Move the entry and its code archive to ``*.bak`` (restored if the new submission fails)."""
     moved = []
-    for p in (target, folder / archive_name(target.name)):
+    for p in _entry_files(target, folder):
         if p.exists():
             backup = p.with_name(p.name + ".bak")
             shutil.move(p, backup)
             moved.append((p, backup))
     return moved
+
+
+def _set_aside_others(out: Path, stems: set[str]) -> None:
+    """Move what ``out`` holds besides these runs' records and checkpoints (runs of another configuration,
+    e.g. after the reference configuration changed, or of other seeds) to ``<out>.set-aside/``: the entry
+    is submitted from the whole folder and must hold exactly these runs. Nothing is deleted."""
+    if not out.is_dir():
+        return
+    others = [p for p in sorted(out.iterdir()) if not any(p.name.startswith(stem + ".") for stem in stems)]
+    if others:
+        aside = out.with_name(out.name + ".set-aside")
+        aside.mkdir(exist_ok=True)
+        for p in others:
+            shutil.move(p, aside / p.name)
+        print(f"{len(others)} file(s) of other runs moved from {out} to {aside}")
+
+
+def _recover_interrupted(target: Path, folder: Path) -> None:
+    """Undo what a killed earlier run of this script left: ``*.bak`` files of :func:`_set_aside` with no
+    entry beside them are the previous entry and its code (restored); with an entry beside them, the new
+    entry had been written (the backups are removed)."""
+    written = target.exists()           # the entry decides for its code archive too
+    for p in _entry_files(target, folder):
+        backup = p.with_name(p.name + ".bak")
+        if backup.exists():
+            if written:
+                backup.unlink()
+            else:
+                shutil.move(backup, p)
+                print(f"restored {p} from an interrupted earlier run")
 
 
 def _restore(moved: list[tuple[Path, Path]]) -> None:

@@ -12,7 +12,7 @@ signals. Two layouts, chosen by the number of raw inputs, so that the inner loop
 contiguous ones -- run on full vectors:
 
 * **rows-major** (``n < LANE_MAJOR_FROM``, e.g. trace patterning: ~12-30 rows, 16-20 lanes):
-  ``theta[s, r, l]``, lanes padded to ``LW`` (a multiple of 16 beyond 8; padding stays 0); inner loops
+  ``theta[s, r, l]``, lanes padded to ``LW`` (a multiple of 32 beyond 8, :func:`~oscbench.baselines.ccn.padded_lanes`; padding stays 0); inner loops
   over a row's lanes, sums over rows in a fixed order.
 * **lane-major** (``n >= LANE_MAJOR_FROM``, e.g. Atari: ~280 rows, 20 lanes): ``theta[s, l, r]``, rows
   padded to ``RP`` = M + 2 rounded up to 16; inner loops over a lane's rows (a stage's loops over its
@@ -32,22 +32,32 @@ Speed devices (none changes what is computed beyond float rounding):
   whole network's pre-activations are then one matrix-vector product over ``z = [x_t, h]``. The
   learning stage is computed exactly as SPEC §3.1 writes it, from ẑ = (z − m)/√v.
 * **No subnormal floats.** Every value that the state carries from step to step (RTRL and eligibility
-  traces, RMSProp state, cell states, running statistics) is flushed to 0 once its magnitude falls
-  below ``TINY`` (2^-100 ≈ 7.9e-31 in float32, 2^-900 in float64; :func:`flush`). Such values cannot
+  traces, cell states, running statistics) is flushed to 0 once its magnitude falls below ``TINY``
+  (2^-100 ≈ 7.9e-31 in float32, 2^-900 in float64; :func:`flush`); the RMSProp state, which is never
+  negative, is clamped at ``TINY`` instead (:func:`rms_state`: one instruction; see there why it does
+  not change a step that matters). Such values cannot
   change a prediction or a step size (they are > 20 orders of magnitude below every other term), but
   left alone they decay into the subnormal range, where ``x·0.99`` rounds back to ``x``: they then stay
   there for the rest of the run and every operation on them costs the CPU up to ~100 cycles. This is a
   choice of the learner's arithmetic (portable and the same on every CPU), not a CPU mode.
 * exp is evaluated in vectorisable code (range reduction + degree-13 Taylor polynomial, < 1 ulp in
   float32 and float64); tanh(a) = 2σ(2a) − 1.
+* **Fused multiply-add.** Every kernel is compiled with contraction allowed (``fastmath={"contract"}``,
+  nothing else of fast-math): LLVM fuses a·b + c into one FMA instruction (one rounding instead of
+  two) where the CPU has one. In the RTRL pass this saves about a third of the instructions; the
+  RMSProp step is computed as (α·δ)·e / (√s + ε) with s ← β2·s + ((1−β2)·δ²)·e², which needs one product
+  per entry fewer than α·(δe)/(√s + ε) and (1−β2)·(δe)² and differs only in rounding. The RTRL pass
+  of an o lane (whose input enters h) and of an i, f or g lane (whose input enters c) each drop the
+  term whose coefficient is 0 (:func:`rtrl_lane`): the same values, one product fewer.
 * Lane-major, the learning stage's pre-activations are dot products over a lane's rows
   (:func:`row_dots`), the one place compiled with re-association allowed (``fastmath={"reassoc"}``):
   LLVM then sums them in vector partial sums whose number follows the CPU's vector width (rows-major,
-  they sum in row order: trace-size predictions do not depend on the CPU). Every other loop is elementwise or sums in
-  a fixed order, with no fast-math and no fused multiply-add. So a run is bit-reproducible on one
-  machine (``step``, ``run`` and batched runs give identical predictions), and may differ in the last
-  bits between CPUs of different vector widths; verification compares bitwise only on the same
-  compiled target (see :mod:`oscbench.leaderboard.verify`).
+  they sum in row order). Every other loop is elementwise or sums in a fixed order. So a run is
+  bit-reproducible on one machine (``step``, ``run`` and batched runs give identical predictions),
+  and may differ in the last bits between CPUs of different vector widths, or between CPUs with and
+  without FMA (every x86-64 CPU since 2013-2015 and every 64-bit ARM CPU has it; where LLVM fuses
+  depends on its target); verification compares bitwise only on the same compiled target (see
+  :mod:`oscbench.leaderboard.verify`).
 """
 from __future__ import annotations
 
@@ -66,7 +76,7 @@ TINY64 = 2.0 ** -900     # ... and of float64 state
 @njit(cache=True, inline="always")
 def flush(x, tiny):  # pragma: no cover - compiled
     """x, or 0 when |x| < tiny (NaN stays NaN): keeps subnormal floats out of a learner's state."""
-    return x - x if abs(x) < tiny else x       # x - x: a zero of x's own type (x * 0 would promote)
+    return tiny - tiny if abs(x) < tiny else x   # tiny - tiny: a zero of x's type, loop-invariant (x * 0 would promote)
 
 
 @njit(cache=True, inline="always")
@@ -81,7 +91,7 @@ def exp_scratch(size: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     return efloat, efloat.view(np.int32 if efloat.itemsize == 4 else np.int64)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def scaled_sigmoid(src, dst, gsc, i0, i1, ptmp, ebits, efloat):  # pragma: no cover - compiled
     """dst[i] = g·σ(g·src[i]) − (g − 1) with g = gsc[i], for i0 <= i < i1 (σ for g = 1, tanh for g = 2).
 
@@ -117,7 +127,7 @@ def scaled_sigmoid(src, dst, gsc, i0, i1, ptmp, ebits, efloat):  # pragma: no co
         dst[i] = g / (one + ptmp[i] * efloat[i]) - (g - one)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def matvec_acc(W, s, r0, z, z0, n_rows, acc, l0, a0, L):  # pragma: no cover - compiled
     """acc[a0 + l] += Σ_{j < n_rows} W[s, r0 + j, l0 + l] · z[z0 + j] for l < L (rows unrolled by 4)."""
     l0 = np.uint64(l0)   # unsigned lane offsets: no wrap-around code, so the lane loops vectorise
@@ -142,7 +152,7 @@ def matvec_acc(W, s, r0, z, z0, n_rows, acc, l0, a0, L):  # pragma: no cover - c
         j += 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def build_effective(th, mean, istd, weff, beff, s, n, U, T, by_lane):  # pragma: no cover - compiled
     """Fold stage s's (constant) input statistics into its effective weights: lanes 4sU.. of weff[0], beff."""
     m = n + s * U
@@ -166,13 +176,23 @@ def build_effective(th, mean, istd, weff, beff, s, n, U, T, by_lane):  # pragma:
             weff[0, n + s * U + kk, l0 + 4 * kk + q] = th[s, 4 * kk + q, 0] if by_lane else th[s, 0, 4 * kk + q]
 
 
-@njit(cache=True, error_model="numpy")
-def _apply_update(w, g, rs, use_rms, eta, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """Return (new weight, new RMSProp state) for the TD(λ) step g = δ·e."""
+@njit(cache=True, inline="always", fastmath={"contract"})
+def rms_state(rs, ev, b2, c2, tiny):  # pragma: no cover - compiled
+    """The RMSProp state after the TD(λ) step g = δ·e: β2·s + (1−β2)·g², computed as β2·s + c2·e² with
+    ``c2`` = (1−β2)·δ² (one product per entry fewer), and kept at or above ``tiny``: the clamp keeps it out
+    of the subnormal range with one instruction (module docs). A state that small changes √s + ε by at
+    most one unit in ε's last place (√2^-100 = 2^-50; ε = 1e-8), and it only gets there after about
+    700k steps (β2 = 0.9999) in which the parameter's trace, hence its step, was 0."""
+    return max(b2 * rs + c2 * (ev * ev), tiny)
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _apply_update(w, ev, rs, use_rms, eta, delta, b2, omb2, eps, tiny):  # pragma: no cover - compiled
+    """Return (new weight, new RMSProp state) for the TD(λ) step δ·e (the rule of :func:`rtrl_lane`)."""
     if use_rms:
-        rs = flush(b2 * rs + omb2 * g * g, tiny)
-        return w + eta * g / (np.sqrt(rs) + eps), rs
-    return w + eta * g, rs
+        rs = rms_state(rs, ev, b2, omb2 * (delta * delta), tiny)
+        return w + (eta * delta) * ev / (np.sqrt(rs) + eps), rs
+    return w + eta * (delta * ev), rs
 
 
 @njit(cache=True, inline="always")
@@ -194,7 +214,7 @@ def stage_rows(n_inputs, stage, cols_per_stage):  # pragma: no cover - compiled
     return -(-(n_inputs + stage * cols_per_stage + 2) // 16) * 16
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def row_dots(W, z, j0, j1, n_rows, out, o0):  # pragma: no cover - compiled
     """out[o0 + r] = Σ_{j0 <= j < j1} W[r, j]·z[j] for r < n_rows, each sum in vector partial sums: the one
     place compiled with re-association allowed (see module docs). One call for all rows: no per-row
@@ -206,7 +226,7 @@ def row_dots(W, z, j0, j1, n_rows, out, o0):  # pragma: no cover - compiled
         out[o0 + r] = acc
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
 def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, gl, upd, rms, a, b2, omb2, eps,
               tiny):  # pragma: no cover - compiled
     """Lane l of the learning stage (rows of the [lanes, rows] arrays) over its rows r < nr, in one pass
@@ -217,7 +237,36 @@ def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, 
     (c) e_t = γ_t λ e_{t-1} + SCALE·TH (the coefficients are the lane's; see ccn_run).
     """
     nr = np.uint64(nr)     # unsigned: no negative-index wrap-around code, so the loops vectorise
-    if upd and rms:
+    if upd and rms:        # the reference learners' path: one loop per lane kind, one product shorter each.
+        #                    Their common tail is written out twice on purpose: moved into an inlined helper that
+        #                    takes the arrays, it ran hybrid-atari 4x slower (per-call reference counting in the loop)
+        ad = a * delta
+        c2 = omb2 * (delta * delta)
+        if ho == 0:     # i, f and g lanes: the input enters c (HO = 0); the same values, one product fewer
+            for r in range(nr):
+                A = trh[l, r]
+                tcn = flush(f * trc[l, r] + kc * A + gc * D[r], tiny)
+                trc[l, r] = tcn
+                thn = flush(phi * tcn + kh * A, tiny)
+                trh[l, r] = thn
+                ev = el[l, r]
+                sv = rms_state(rs[l, r], ev, b2, c2, tiny)
+                rs[l, r] = sv
+                w[l, r] += ad * ev / (np.sqrt(sv) + eps)
+                el[l, r] = flush(gl * ev + sc * thn, tiny)
+        else:           # o lanes: the input enters h (GC = 0)
+            for r in range(nr):
+                A = trh[l, r]
+                tcn = flush(f * trc[l, r] + kc * A, tiny)
+                trc[l, r] = tcn
+                thn = flush(phi * tcn + kh * A + ho * D[r], tiny)
+                trh[l, r] = thn
+                ev = el[l, r]
+                sv = rms_state(rs[l, r], ev, b2, c2, tiny)
+                rs[l, r] = sv
+                w[l, r] += ad * ev / (np.sqrt(sv) + eps)
+                el[l, r] = flush(gl * ev + sc * thn, tiny)
+    else:                  # plain steps (upd), or the trace alone
         for r in range(nr):
             A = trh[l, r]
             d = D[r]
@@ -226,50 +275,34 @@ def rtrl_lane(w, trc, trh, el, rs, l, D, nr, f, kc, phi, kh, gc, ho, sc, delta, 
             thn = flush(phi * tcn + kh * A + ho * d, tiny)
             trh[l, r] = thn
             ev = el[l, r]
-            g_ = delta * ev
-            sv = flush(b2 * rs[l, r] + omb2 * g_ * g_, tiny)
-            rs[l, r] = sv
-            w[l, r] += a * g_ / (np.sqrt(sv) + eps)
+            if upd:
+                w[l, r] += a * (delta * ev)
             el[l, r] = flush(gl * ev + sc * thn, tiny)
-    elif upd:
-        for r in range(nr):
-            A = trh[l, r]
-            d = D[r]
-            tcn = flush(f * trc[l, r] + kc * A + gc * d, tiny)
-            trc[l, r] = tcn
-            thn = flush(phi * tcn + kh * A + ho * d, tiny)
-            trh[l, r] = thn
-            ev = el[l, r]
-            w[l, r] += a * (delta * ev)
-            el[l, r] = flush(gl * ev + sc * thn, tiny)
-    else:
-        for r in range(nr):
-            A = trh[l, r]
-            d = D[r]
-            tcn = flush(f * trc[l, r] + kc * A + gc * d, tiny)
-            trc[l, r] = tcn
-            thn = flush(phi * tcn + kh * A + ho * d, tiny)
-            trh[l, r] = thn
-            el[l, r] = flush(gl * el[l, r] + sc * thn, tiny)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
+def running_stat(zz, mean, var, bt, omb, fl):  # pragma: no cover - compiled
+    """One signal's running statistics (SPEC §3.2): the new mean μ' = β·μ + (1−β)·z, the centred value
+    z − μ', the new variance β·v + (1−β)·(z − μ')², and that variance floored at ``fl``."""
+    mn = bt * mean + omb * zz
+    dz = zz - mn
+    vraw = bt * var + omb * dz * dz
+    return mn, dz, vraw, max(vraw, fl)
+
+
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
 def _update_stats(z, mean, var, istd, m, bt, omb, fl, sig, tiny):  # pragma: no cover - compiled
     """Running mean and variance of the incoming signals z[j < m] (SPEC §3.2) and 1/√(floored variance);
     with the σ-floor (``sig``) the stored variance stays unfloored."""
     one = z.dtype.type(1.0)
     for j in range(np.uint64(m)):    # unsigned: vectorised, no wrap-around code
-        zz = z[j]
-        mn = bt * mean[j] + omb * zz
-        dz = zz - mn
-        vraw = bt * var[j] + omb * dz * dz
-        vr = max(vraw, fl)
+        mn, dz, vraw, vr = running_stat(z[j], mean[j], var[j], bt, omb, fl)
         mean[j] = flush(mn, tiny)
         var[j] = flush(vraw, tiny) if sig else vr
         istd[j] = one / np.sqrt(vr)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def ccn_run(xs, cum, cont, out,
             theta, in_mean, in_var, in_istd, h, c, out_mu, out_nu, w_out, b_out,
             e_w, e_b, s_w, s_b, TH, TC, E, RS, t_step, v_old,
@@ -418,11 +451,7 @@ def ccn_run(xs, cum, cont, out,
                 g0 = g1
             # ---------------------------------------------------------------- output layer
             for k in range(T):
-                hk = hb[k]
-                mk = bt * mu[k] + omb * hk
-                dk = hk - mk
-                vraw = bt * nu[k] + omb * dk * dk
-                vk = max(vraw, fl)
+                mk, dk, vraw, vk = running_stat(hb[k], mu[k], nu[k], bt, omb, fl)
                 mu[k] = flush(mk, tiny)
                 nu[k] = flush(vraw, tiny) if sig else vk
                 iv = one / math.sqrt(vk)
@@ -443,7 +472,7 @@ def ccn_run(xs, cum, cont, out,
                         for r in range(n + s_prev * U + 2):
                             i0, i1 = (l, r) if by_lane else (r, l)
                             th[s_prev, i0, i1], rs[i0, i1] = _apply_update(
-                                th[s_prev, i0, i1], delta * el[i0, i1], rs[i0, i1], rms, a, b2, omb2, eps, tiny)
+                                th[s_prev, i0, i1], el[i0, i1], rs[i0, i1], rms, a, delta, b2, omb2, eps, tiny)
                     build_effective(th, mean, istd, weff, beff, s_prev, n, U, T, by_lane)
                 for i0 in range(trh.shape[0]):
                     for i1 in range(trh.shape[1]):
@@ -511,13 +540,14 @@ def ccn_run(xs, cum, cont, out,
                             for l in range(NL):
                                 coef[7, l] = zj
                         if upd and rms:
+                            ad = a * delta
+                            c2 = omb2 * (delta * delta)
                             for l in range(NL):
                                 thn = _rtrl_advance(trc, trh, coef, r, l, tiny)
                                 ev = el[r, l]
-                                g_ = delta * ev
-                                sv = flush(b2 * rs[r, l] + omb2 * g_ * g_, tiny)
+                                sv = rms_state(rs[r, l], ev, b2, c2, tiny)
                                 rs[r, l] = sv
-                                th[s, r, l] += a * g_ / (np.sqrt(sv) + eps)
+                                th[s, r, l] += ad * ev / (np.sqrt(sv) + eps)
                                 el[r, l] = flush(gl * ev + coef[6, l] * thn, tiny)
                         else:
                             for l in range(NL):
@@ -533,8 +563,8 @@ def ccn_run(xs, cum, cont, out,
                 n_act = min((s_cur + 1) * U, T)
                 eta = a / dt.type(n_act)
                 for k in range(n_act):
-                    wo[k], sw[k] = _apply_update(wo[k], delta * ew[k], sw[k], rms, eta, b2, omb2, eps, tiny)
-                b_out[b], s_b[b] = _apply_update(b_out[b], delta * e_b[b], s_b[b], rms, eta, b2, omb2, eps, tiny)
+                    wo[k], sw[k] = _apply_update(wo[k], ew[k], sw[k], rms, eta, delta, b2, omb2, eps, tiny)
+                b_out[b], s_b[b] = _apply_update(b_out[b], e_b[b], s_b[b], rms, eta, delta, b2, omb2, eps, tiny)
             for k in range(T):
                 ew[k] = flush(gl * ew[k] + onorm[1, k], tiny)
             e_b[b] = gl * e_b[b] + one

@@ -9,6 +9,9 @@ SPEC's gate order i, f, g, o):
 * A ring of ``k + 1`` slots holding x, the activated gates, c, tanh(c) and h of the last k + 1
   steps: the oldest step of the window (t - k + 1) needs h and c of step t - k (SPEC §6's C code
   keeps only k slots and reads the wrong state there; this is the fix).
+* Compiled with contraction allowed (fused multiply-add; the RMSProp step and state as
+  :func:`~oscbench.baselines.kernels_column.rms_state` computes them), as the column kernels: see
+  :mod:`oscbench.baselines.kernels_column` for what that does to reproducibility across CPUs.
 * Speed: with many inputs (n >= 64, e.g. Atari) the input weights are stored lane-major (``[4H, n]``) so
   that the big loops run over the n inputs (long, contiguous); the forward's W·x is then 4H dot
   products (:func:`~oscbench.baselines.kernels_column.row_dots`, the one re-associated sum: vector
@@ -32,51 +35,33 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from oscbench.baselines.kernels_column import flush, row_dots, scaled_sigmoid, tiny_of
+from oscbench.baselines.kernels_column import flush, rms_state, row_dots, scaled_sigmoid, tiny_of
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _td_row(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """In place, over 1-D arrays of one length: θ += step(δ·e); e = γλ·e + g (traces and RMSProp state
-    flushed below ``tiny``, see :func:`oscbench.baselines.kernels_column.flush`)."""
-    m = np.uint64(theta.shape[0])     # unsigned indices: no negative-index wrap-around, full-width vectors
-    if upd and rms:
-        for j in range(m):
-            ev = e[j]
-            gr = delta * ev
-            sv = flush(b2 * v[j] + omb2 * gr * gr, tiny)
-            v[j] = sv
-            theta[j] += a * gr / (np.sqrt(sv) + eps)
-            e[j] = flush(gl * ev + g[j], tiny)
-    elif upd:
-        for j in range(m):
-            ev = e[j]
-            theta[j] += a * (delta * ev)
-            e[j] = flush(gl * ev + g[j], tiny)
-    else:
-        for j in range(m):
-            e[j] = flush(gl * e[j] + g[j], tiny)
-
-
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
 def _td_step(theta, e, v, g, delta, gl, upd, rms, a, b2, omb2, eps, tiny):  # pragma: no cover - compiled
-    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (as :func:`_td_row`)."""
-    for i in range(theta.shape[0]):
+    """In place, over 2-D arrays of one shape: θ += step(δ·e); e = γλ·e + g (traces flushed below ``tiny``,
+    :func:`~oscbench.baselines.kernels_column.flush`; the RMSProp state clamped at ``tiny``,
+    :func:`~oscbench.baselines.kernels_column.rms_state`). Lane-major input weights pass one row at a time
+    (``W[r:r + 1]``)."""
+    ad = a * delta
+    c2 = omb2 * (delta * delta)
+    m = np.uint64(theta.shape[1])     # unsigned indices: no negative-index wrap-around, full-width vectors
+    for i in range(np.uint64(theta.shape[0])):
         if upd and rms:
-            for j in range(theta.shape[1]):
+            for j in range(m):
                 ev = e[i, j]
-                gr = delta * ev
-                sv = flush(b2 * v[i, j] + omb2 * gr * gr, tiny)
+                sv = rms_state(v[i, j], ev, b2, c2, tiny)
                 v[i, j] = sv
-                theta[i, j] += a * gr / (np.sqrt(sv) + eps)
+                theta[i, j] += ad * ev / (np.sqrt(sv) + eps)
                 e[i, j] = flush(gl * ev + g[i, j], tiny)
         elif upd:
-            for j in range(theta.shape[1]):
+            for j in range(m):
                 ev = e[i, j]
                 theta[i, j] += a * (delta * ev)
                 e[i, j] = flush(gl * ev + g[i, j], tiny)
         else:
-            for j in range(theta.shape[1]):
+            for j in range(m):
                 e[i, j] = flush(gl * e[i, j] + g[i, j], tiny)
 
 
@@ -89,7 +74,7 @@ def _term(slots, DA, r, back, depth, zslot):  # pragma: no cover - compiled
     return zslot, DA.dtype.type(0.0)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
 def _window_grad_row(gw, rx, slots, DA, r, depth):  # pragma: no cover - compiled
     """gw[j] = Σ_back DA[back, r]·x_back[j] (x_back = ``rx[slots[back]]``), summed left to right in the
     order back = 0, 1, .., depth − 1, eight window steps per pass over gw; a last pass of fewer adds
@@ -116,7 +101,7 @@ def _window_grad_row(gw, rx, slots, DA, r, depth):  # pragma: no cover - compile
                            + x5[j] * d5) + x6[j] * d6) + x7[j] * d7)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, vb, vw,
               ring_x, ring_g, ring_c, ring_tc, ring_h, t_step, v_old,
               alpha, lam, use_rms, rms_b2, rms_eps, truncation, lane_major_w, efloat,
@@ -268,7 +253,8 @@ def tbptt_run(xs, cum, cont, out, Wt, Ut, bias, w_out, eW, eU, eb, ew, vW, vU, v
                 gw = G[0]
                 for r in range(R):
                     _window_grad_row(gw, rx, slots, DA, r, depth)
-                    _td_row(W[r], eWb[r], vWb[r], gw, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
+                    _td_step(W[r:r + 1], eWb[r:r + 1], vWb[r:r + 1], G, delta, gl, upd, rms, a, b2, omb2, eps,
+                             tiny)
             else:
                 _td_step(W, eW[b], vW[b], G, delta, gl, upd, rms, a, b2, omb2, eps, tiny)
             for u in range(H):          # ĝ_U, ĝ_b: window step by window step (small)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import ATARI, LABEL, LEARNERS, Verdict, figure, fmt, seeds_text, steps_text
+from .common import ATARI, LABEL, LEARNERS, Verdict, figure, fmt, seeds_text, steps_text, verification_line
 
 
 def largest_atari_board(boards: Mapping[tuple[str, str], Mapping[str, Any]],
@@ -53,6 +53,22 @@ def hybrid_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> lis
         if task == ATARI and "hybrid" in by and "tbptt" in by:
             rows.append((board_steps(by), *hybrid_standing(relative_errors(by)["hybrid"])))
     return sorted(rows)
+
+
+def mean_relative_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]
+                            ) -> dict[str, list[tuple[int, float, int]]]:
+    """learner -> [(steps, mean relative error over games, steps per stage)] for every Atari board with a
+    T-BPTT entry, shortest first: how each column learner's Fig. 8 number moves with the run length."""
+    out: dict[str, list[tuple[int, float, int]]] = {}
+    for (task, _preset), by in sorted(boards.items(), key=lambda kv: board_steps(kv[1]) if kv[0][0] == ATARI
+                                      and "tbptt" in kv[1] else 0):
+        if task != ATARI or "tbptt" not in by:
+            continue
+        for k, rho in relative_errors(by).items():
+            if k != "tbptt":
+                stage = by[k]["learner"]["hyperparameters"].get("steps_per_stage", 0)
+                out.setdefault(k, []).append((board_steps(by), float(np.mean(list(rho.values()))), stage))
+    return out
 
 
 def atari_scale(by: Mapping[str, Any]) -> str:
@@ -120,7 +136,7 @@ def atari_section(boards: Mapping[tuple[str, str], Mapping[str, Any]], figures_d
                          f"{fmt(iq.get('iqm'), 3)} | {cpu:.2f} |")
         lines += ["", "Relative error: per game, the learner's mean final error ÷ the T-BPTT entry's; the mean is "
                   "over games (Fig. 8), the CI a bootstrap over games. IQM NMSE: interquartile mean over all runs of "
-                  "all games (rliable's stratified bootstrap on the board).", ""]
+                  "all games (rliable's stratified bootstrap on the board).", "", verification_line(by), ""]
         if figures_dir is not None:
             figure_per_game(rel, figures_dir / f"fig7-atari-{preset}.png", preset)
         lines += [f"![Per-game relative error, {preset}](reproduction/fig7-atari-{preset}.png)", ""]

@@ -72,18 +72,39 @@ def figure(path: Path, *args: Any, **kw: Any) -> Iterator[Any]:
 
 
 def load_reference_entries(root: Path) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
-    """(task id, preset) -> learner -> the active reference entry of that learner on that board."""
-    from oscbench.leaderboard import entries, ranking
+    """(task id, preset) -> learner -> the active entry of that learner on that board made by this
+    installation's reference code at its reference configuration -- whatever its verification by
+    re-execution says: the report uses the project's own runs and states each one's verification
+    (:func:`verification_line`), where the board takes a failed one's reference status away."""
+    from oscbench.leaderboard import entries, ownership
 
     out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for _path, entry in entries.iter_entries(root):
         if not entries.is_active(entry):
             continue
-        kind = ranking.reference_kind(entry)
+        try:
+            kind = ownership.reference_claim(entry["learner"], entry["task"]["id"], entry["records"][0]["steps"])
+        except (KeyError, IndexError, TypeError):
+            kind = None
         if kind is None:
             continue
         out.setdefault((entry["task"]["id"], entry["task"]["preset"]), {})[kind] = entry
     return out
+
+
+def verification_line(by: Mapping[str, Mapping[str, Any]]) -> str:
+    """One sentence: each entry's verification by re-execution (``leaderboard/verification/``)."""
+    parts = []
+    for k in LEARNERS:
+        if k in by:
+            status = (by[k].get("verification") or {}).get("status", "unverified")
+            parts.append(f"{LABEL[k]} {'**failed**' if status == 'failed' else status}")
+    text = "Verification by re-execution (`oscbench leaderboard verify`; `leaderboard/verification/`): " + ", ".join(parts) + "."
+    if any((by[k].get("verification") or {}).get("status") == "failed" for k in by):
+        text += (" An entry that failed keeps its numbers here, but holds no reference status on the board "
+                 "(no badge, and the board measures no relative error against it); "
+                 "[baselines.md](baselines.md) says what failed and what was measured since.")
+    return text
 
 
 def game_aggregate(entry: Mapping[str, Any], game: str = "") -> Mapping[str, Any]:

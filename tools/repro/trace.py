@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import LABEL, LEARNERS, TRACE, Verdict, ci_text, figure, fmt, game_aggregate, seeds_text, steps_text
+from .common import LABEL, LEARNERS, TRACE, Verdict, ci_text, figure, fmt, game_aggregate, seeds_text, steps_text, verification_line
 
 
 def largest_trace_board(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> tuple[str, Mapping[str, Any]] | None:
@@ -163,7 +163,7 @@ def trace_section(preset: str, by: Mapping[str, Any], figures_dir: Path | None) 
              "Relative error = mean final error ÷ T-BPTT's on the same board. Excess = mean NMSE minus the "
              "NMSE of the Bayes-optimal predictor (which knows the trial structure but not the random ISI; "
              "`oscbench.datasets.trace_patterning.bayes_floor_predictions`) on the same seeds and window. "
-             "CPU seconds: learner CPU time per run as recorded by the evaluator.", ""]
+             "CPU seconds: learner CPU time per run as recorded by the evaluator.", "", verification_line(by), ""]
     name = f"fig4-trace-{preset}.png"
     if figures_dir is not None:
         figure_curves(by, figures_dir / name)
