@@ -213,7 +213,7 @@ def predictions(args: argparse.Namespace) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="study", required=True)
-    for name, seeds, steps in (("truncation", "0-1", 5_000_000), ("isi", "0-4", 5_000_000),
+    for name, seeds, steps in (("truncation", "0-3", 5_000_000), ("isi", "0-4", 5_000_000),
                                ("ablation", None, 1_000_000), ("predictions", None, 2_000_000)):
         p = sub.add_parser(name)
         p.add_argument("--steps", type=int, default=steps)
