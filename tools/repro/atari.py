@@ -48,11 +48,16 @@ def hybrid_standing(rho: Mapping[str, float]) -> tuple[int, int, float]:
 def hybrid_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[tuple[int, int, int, float]]:
     """(steps, games where hybrid is below T-BPTT, games, median hybrid ÷ T-BPTT ratio) for every Atari
     board with both entries, shortest first: how the hybrid's standing moves with the run length."""
-    rows = []
-    for (task, _preset), by in boards.items():
-        if task == ATARI and "hybrid" in by and "tbptt" in by:
-            rows.append((board_steps(by), *hybrid_standing(relative_errors(by)["hybrid"])))
-    return sorted(rows)
+    return [(steps, *hybrid_standing(relative_errors(by)["hybrid"]))
+            for steps, _preset, by in atari_boards_by_length(boards) if "hybrid" in by]
+
+
+def atari_boards_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]
+                           ) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """(steps, preset, board) for every Atari board with a T-BPTT entry (the ratios' denominator), shortest
+    first."""
+    return sorted(((board_steps(by), preset, by) for (task, preset), by in boards.items()
+                   if task == ATARI and "tbptt" in by), key=lambda x: x[0])
 
 
 def mean_relative_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]
@@ -60,14 +65,11 @@ def mean_relative_by_length(boards: Mapping[tuple[str, str], Mapping[str, Any]]
     """learner -> [(steps, mean relative error over games, steps per stage)] for every Atari board with a
     T-BPTT entry, shortest first: how each column learner's Fig. 8 number moves with the run length."""
     out: dict[str, list[tuple[int, float, int]]] = {}
-    for (task, _preset), by in sorted(boards.items(), key=lambda kv: board_steps(kv[1]) if kv[0][0] == ATARI
-                                      and "tbptt" in kv[1] else 0):
-        if task != ATARI or "tbptt" not in by:
-            continue
+    for steps, _preset, by in atari_boards_by_length(boards):
         for k, rho in relative_errors(by).items():
             if k != "tbptt":
                 stage = by[k]["learner"]["hyperparameters"].get("steps_per_stage", 0)
-                out.setdefault(k, []).append((board_steps(by), float(np.mean(list(rho.values()))), stage))
+                out.setdefault(k, []).append((steps, float(np.mean(list(rho.values()))), stage))
     return out
 
 
@@ -118,8 +120,7 @@ def atari_section(boards: Mapping[tuple[str, str], Mapping[str, Any]], figures_d
     from oscbench.benchmark.metrics import bootstrap_ci
 
     lines: list[str] = []
-    for preset, by in sorted(((p, b) for (t, p), b in boards.items() if t == ATARI and "tbptt" in b),
-                             key=lambda pb: board_steps(pb[1])):
+    for _steps, preset, by in atari_boards_by_length(boards):
         rel = relative_errors(by)
         lines += [f"## Atari, `{preset}` preset ({atari_scale(by)})", "",
                   "| learner | FLOPs/step | mean relative error (95% CI over games) | median | games below T-BPTT "

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .atari import board_steps, hybrid_by_length, largest_atari_board, mean_relative_by_length
-from .common import LABEL, LEARNERS, TRACE, Verdict, fmt, game_aggregate, steps_text
+from .common import ATARI, LABEL, LEARNERS, TRACE, Verdict, fmt, game_aggregate, steps_text
 from .trace import largest_trace_board
 
 
@@ -156,6 +156,8 @@ RECORDING_STEPS = 250_000   # every atari-v1 recording: the paper's 50M steps ar
 def _a2_trend(by_learner: Mapping[str, Sequence[tuple[int, float, int]]]) -> list[str]:
     """A2 against the Atari boards of different lengths: which column learners gain on T-BPTT as runs grow,
     and, for those that do not, the stage length that we believe explains it."""
+    from oscbench.benchmark import tasks
+
     rows = {k: r for k, r in by_learner.items() if len(r) >= 2}
     if not rows:
         return []
@@ -166,9 +168,11 @@ def _a2_trend(by_learner: Mapping[str, Sequence[tuple[int, float, int]]]) -> lis
     if lag:
         who = " and ".join(LABEL[k] for k in lag)
         one = len(lag) == 1
-        stage = "; ".join(f"{LABEL[k]} {steps_text(st)} steps against {steps_text(50_000_000 * st // n)} in the paper"
-                          for k in lag for n, _, st in rows[k][-1:] if st)
-        short = all(0 < rows[k][-1][2] < RECORDING_STEPS for k in lag)
+        paper = tasks.get_task(ATARI).preset("full").steps        # the paper's run length
+        last = {k: rows[k][-1] for k in lag}                          # (steps, mean, steps per stage)
+        stage = "; ".join(f"{LABEL[k]} {steps_text(st)} steps against {steps_text(paper * st // n)} in the paper"
+                          for k, (n, _, st) in last.items() if st)
+        short = all(0 < st < RECORDING_STEPS for _, _, st in last.values())
         text += (f" {who} {'does' if one else 'do'} not gain on T-BPTT as the runs grow: T-BPTT improves more "
                  f"with the run length than {'it does' if one else 'they do'}. We believe the cause is the stage "
                  f"length ({stage}): each stage trains new columns and then freezes them"
