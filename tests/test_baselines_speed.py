@@ -89,6 +89,25 @@ def test_speed_report_fields_for_the_atari_cases():
     assert r["share_of_gemm"] == pytest.approx(r["gflops"] / r["gemm_gflops"])
 
 
+def test_speed_report_names_its_host_and_load():
+    """A figure says where it was measured: the CPU and numba's target (as records name them), the 1-minute
+    load average around the case, and the case's CPU share."""
+    from oscbench.benchmark.records import compiled_target
+
+    res = CliRunner().invoke(cli, ["speed", "--case", "trace-stream", "--case", "columnar", "--scale", "0.01", "--json"])
+    assert res.exit_code == 0, res.output
+    host = compiled_target()
+    for r in json.loads(res.output):
+        assert r["host"] == host and host["compiled_target"]
+        assert r["load_before"] >= 0 and r["load_after"] >= 0          # Linux: the OS gives a load average
+        assert r["cpu_share"] == pytest.approx(r["cpu_seconds"] / r["wall_seconds"])
+    table = CliRunner().invoke(cli, ["speed", "--case", "trace-stream", "--scale", "0.01"])
+    first = table.output.splitlines()[0]
+    assert first.startswith("host: ") and f"numba target {host['compiled_target']}" in first
+    assert (host["cpu"] or "unknown CPU") in first and "before" in first and "after" in first
+    assert "CPU share" in table.output.splitlines()[1]
+
+
 def test_speed_long_mode_reports_segments():
     res = CliRunner().invoke(cli, ["speed", "--case", "columnar", "--long", "--scale", "0.01", "--json"])
     assert res.exit_code == 0, res.output

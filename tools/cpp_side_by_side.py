@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -26,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from oscbench.benchmark.records import compiled_target
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER_SRC = Path(__file__).resolve().parent / "cpp_side_by_side_driver.cpp"
@@ -89,17 +90,6 @@ class UsageError(Exception):
     """A user error: printed as one line, no traceback."""
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
 def build_driver(cpp_src: Path, build_dir: Path, cxx: str, flags: list[str], force: bool) -> Path:
     if not (cpp_src / MARKER).is_file():
         raise UsageError(f"{cpp_src} is not a checkout of the authors' C++ (no {MARKER}); "
@@ -161,7 +151,8 @@ def run_python(tree: Path, case: Case, scale: float, pin: list[str]) -> dict:
 
 def header(meta: dict) -> str:
     l0, l1 = meta["load_before"], meta["load_after"]
-    return (f"CPU: {meta['cpu_model']}, pinned to core {meta['core']}; {meta['reps']} interleaved repetitions; "
+    target = f" (numba target {meta['compiled_target']})" if meta.get("compiled_target") else ""
+    return (f"CPU: {meta['cpu_model']}{target}, pinned to core {meta['core']}; {meta['reps']} interleaved repetitions; "
             f"load average {l0[0]:.2f}/{l0[1]:.2f}/{l0[2]:.2f} before, {l1[0]:.2f}/{l1[1]:.2f}/{l1[2]:.2f} after. "
             "Medians (range).")
 
@@ -253,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    meta = {"cpu_model": cpu_model(), "core": a.core, "reps": a.reps, "scale": a.scale,
+    host = compiled_target()
+    meta = {"cpu_model": host["cpu"] or "unknown", "compiled_target": host["compiled_target"],
+            "core": a.core, "reps": a.reps, "scale": a.scale,
             "load_before": load0, "load_after": load1, "cxx": a.cxx, "cxxflags": a.cxxflags,
             "cpp_src": str(a.cpp_src.resolve()), "argv": sys.argv}
     if a.json:

@@ -9,10 +9,16 @@ cases with :func:`case`.
 Cases that declare ``flops_per_step`` (the paper's formula, :mod:`oscbench.benchmark.flops`) also
 report GFLOP/s and, measured in the same process, the single-threaded float32 GEMM rate of the core
 (:func:`gemm_rate`) and their ratio.
+
+Every result names where it was measured: the host (:func:`~oscbench.benchmark.records.compiled_target`:
+CPU model and the target numba compiles for) and the 1-minute load average before and after the case, with
+the case's CPU share (CPU time over wall time): a figure measured beside other jobs, or on another CPU, says
+so itself. The same code's share of the GEMM rate differs between CPUs (docs/performance.md).
 """
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import time
 from collections.abc import Callable
@@ -41,6 +47,14 @@ class SpeedResult:
     segment_work: list[float] = field(default_factory=list)  # mean work per step of each segment (staged runs)
     segment_stage: list[int | None] = field(default_factory=list)  # the stage of each segment (None: spans two)
     subnormals: int | None = None        # subnormal floats in the learner's state at the end
+    load_before: float | None = None     # 1-minute load average before the case (None: not available)
+    load_after: float | None = None      # ... and after it
+    host: dict = field(default_factory=dict)   # records.compiled_target(): cpu, compiled_target, cpu_features
+
+    @property
+    def cpu_share(self) -> float | None:
+        """CPU time over wall time of the timed loop: below 1, the case waited for the CPU (other jobs)."""
+        return self.cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else None
 
     @property
     def gflops(self) -> float | None:
@@ -90,6 +104,7 @@ class SpeedResult:
         d["last_over_first"] = self.last_over_first
         d["work_last_over_first"] = self.work_last_over_first
         d["stage_last_over_first"] = self.stage_last_over_first
+        d["cpu_share"] = self.cpu_share
         return d
 
 
@@ -190,21 +205,50 @@ def run_cases(names: list[str] | None = None, scale: float = 1.0, long: bool = F
     if long and [n for n in names if not long_capable(n)]:
         raise ConfigError(f"case(s) {[n for n in names if not long_capable(n)]} have no long mode; drop --long or "
                           f"choose from {[n for n in _CASES if long_capable(n)]}.")
+    from oscbench.benchmark.records import compiled_target
+
+    host = compiled_target()
     results = []
     for n in names:
+        before = load_average()
         r = _CASES[n][0](scale, long=True) if long else _CASES[n][0](scale)
         if r.flops_per_step:
             r.gemm_gflops, r.gemm_kernel = gemm_rate()
+        r.load_before, r.load_after, r.host = before, load_average(), dict(host)
         results.append(r)
     return results
 
 
+def load_average() -> float | None:
+    """The 1-minute load average (None where the OS does not give one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _load(x: float | None) -> str:
+    return "?" if x is None else f"{x:.2f}"
+
+
+def host_line(results: list[SpeedResult]) -> str:
+    """Where a run of cases was measured: the CPU, numba's target, and the load over the run."""
+    if not results:
+        return ""
+    h = results[0].host
+    return (f"host: {h.get('cpu') or 'unknown CPU'} (numba target {h.get('compiled_target') or '?'}); "
+            f"load (1-minute average) {_load(results[0].load_before)} before, {_load(results[-1].load_after)} after")
+
+
 def format_table(results: list[SpeedResult]) -> str:
-    rows = [f"{'case':<28}{'per CPU-s':>14}{'anchor':>12}{'ratio':>8}{'compile s':>11}  unit"]
+    rows = [host_line(results),
+            f"{'case':<28}{'per CPU-s':>14}{'anchor':>12}{'ratio':>8}{'compile s':>11}{'CPU share':>11}  unit"]
     for r in results:
         ratio = f"{r.per_cpu_second / r.anchor:.2f}x" if r.anchor else "-"
         anchor = f"{r.anchor:,.0f}" if r.anchor else "-"
-        rows.append(f"{r.name:<28}{r.per_cpu_second:>14,.0f}{anchor:>12}{ratio:>8}{r.compile_seconds:>11.2f}  {r.unit}"
+        share = f"{r.cpu_share:.2f}" if r.cpu_share is not None else "-"
+        rows.append(f"{r.name:<28}{r.per_cpu_second:>14,.0f}{anchor:>12}{ratio:>8}{r.compile_seconds:>11.2f}"
+                    f"{share:>11}  {r.unit}"
                     + (f"  ({r.note})" if r.note else ""))
         if r.gflops is not None:
             share = f"{r.share_of_gemm:.1%}" if r.share_of_gemm is not None else "-"
