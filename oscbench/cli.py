@@ -717,12 +717,21 @@ def leaderboard_validate(as_json, root) -> None:
 @_LB_ROOT
 def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root) -> None:
     """Re-run ENTRIES (slugs or entry files; none = every active entry) from their stored code; record the status."""
+    from oscbench.leaderboard import entries as E
     from oscbench.leaderboard import verify as V
 
     paths = V.resolve_entries(root, entries)
     out: list[dict[str, Any]] = []
     failed = 0
     for path in paths:
+        try:
+            V.require_data(E.read_entry(path), path)
+        except OscbenchError as err:       # the verifier's machine lacks data: say so, write nothing, go on
+            failed += 1
+            out.append({"file": str(path), "status": "not run", "reason": str(err), "checks": []})
+            if not as_json:
+                click.echo(f"error: {err}", err=True)
+            continue
         if prefix:
             problems = V.verify_prefix(path)
             if problems is None:

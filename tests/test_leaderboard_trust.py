@@ -496,3 +496,29 @@ def test_regenerate_references_resumes_a_suite_game_by_game(tmp_path: Path) -> N
     tool._set_aside_others(out, stems)
     assert sorted(p.name for p in out.iterdir()) == sorted(done)
     assert [p.name for p in (tmp_path / "tbptt.set-aside").iterdir()] == [other]
+
+
+def test_verifier_without_the_datasets_writes_nothing(tmp_path: Path) -> None:
+    """A missing dataset on the verifier's machine is the verifier's problem: `verify` says which to download
+    (one line, non-zero exit) and never turns it into a "failed" status of the entry (before 2026-12-04 it
+    did, overwriting the entry's verification). $OSCBENCH_DATA is empty here (conftest)."""
+    root = _copy_board(tmp_path)
+    shutil.copytree(COMMITTED / "verification", root / "verification")
+    entry = root / "submissions" / "atari-v1" / "short" / "hybrid-reference.json"
+    ver = E.verification_path(entry)
+    before = ver.read_bytes()
+    for extra in ([], ["--prefix"]):
+        res = CliRunner().invoke(cli, ["leaderboard", "verify", str(entry), "--root", str(root), "--quiet", *extra])
+        assert res.exit_code == 1, res.output
+        (line,) = [x for x in res.output.splitlines() if x.startswith("error:")]
+        assert "53 of its 53 games' datasets are not on this machine" in line
+        assert "`oscbench datasets download atari-v1 --jobs 2`" in line and "nothing was written" in line
+        assert "Traceback" not in res.output
+        assert ver.read_bytes() == before                    # the entry's status is untouched
+    with pytest.raises(DataError, match="not on this machine"):
+        V.verify_entry(entry)
+    # a trace entry next to it still verifies in the same call (generated streams need no data)
+    trace = root / "submissions" / "trace-patterning-v1" / "short" / "columnar-reference.json"
+    res = CliRunner().invoke(cli, ["leaderboard", "verify", str(entry), str(trace), "--root", str(root),
+                                   "--prefix"])
+    assert res.exit_code == 1 and "columnar-reference.json: first 2 curve bins of every seed reproduce" in res.output

@@ -326,6 +326,35 @@ def _pass_length(entry: Mapping[str, Any], game: str | None) -> int:
         return f.n_steps
 
 
+def require_data(entry: Mapping[str, Any], path: Path) -> None:
+    """Raise DataError when a dataset the entry's re-runs may read is not on this machine.
+
+    Which game of an Atari entry is re-run is drawn at random (so that a submitter cannot know it), so
+    every game the entry covers must be local. A missing dataset is the verifier's problem, not the
+    entry's: it must never become a "failed" status (nothing is written; the CLI says what to download).
+    Trace-patterning streams are generated, and need nothing.
+    """
+    from oscbench.benchmark import tasks
+    from oscbench.datasets.atari import resolve
+
+    task = tasks.get_task(entry["task"]["id"])
+    if task.kind != "atari":
+        return
+    games = sorted({r["task"].get("game") for r in entry.get("records") or [] if r.get("status") == "ok"} - {None})
+    missing = []
+    for game in games:
+        try:
+            resolve(task.dataset_id.format(game=game))
+        except DataError:
+            missing.append(task.dataset_id.format(game=game))
+    if missing:
+        fix = (f"oscbench datasets download {missing[0]}" if len(missing) == 1 else
+               f"oscbench datasets download {task.id} --jobs 2")
+        raise DataError(f"cannot verify {path.name}: {len(missing)} of its {len(games)} games' datasets are not on "
+                        f"this machine ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); run `{fix}` "
+                        "first (a game is chosen at random); nothing was written.")
+
+
 def verify_entry(path: str | Path, *, n_seeds: int = DEFAULT_SEEDS, n_heldout: int | None = None,
                  progress: bool = False) -> Verification:
     """Re-run the entry at ``path`` as the module docs describe; the outcome (not yet written).
@@ -346,6 +375,7 @@ def verify_entry(path: str | Path, *, n_seeds: int = DEFAULT_SEEDS, n_heldout: i
     if not records:
         result.checks.append(Check("code", False, "the entry holds no successful records to re-run"))
         return result
+    require_data(entry, path)
     result.rerun = {"task": entry["task"]["id"], "preset": entry["task"]["preset"], "steps": records[0]["steps"]}
     by_game: dict[str | None, list[dict[str, Any]]] = {}
     for r in records:
@@ -429,6 +459,7 @@ def verify_prefix(path: str | Path, n_bins: int = PREFIX_BINS) -> list[str] | No
     entry = E.read_entry(path)
     if not rerunnable(entry):
         return None
+    require_data(entry, path)
     try:
         with stored_learner(entry, path.parent) as spec:
             return prefix_problems(spec, [r for r in entry["records"] if r.get("status") == "ok"], n_bins)
