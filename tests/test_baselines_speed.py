@@ -116,6 +116,8 @@ def test_speed_long_mode_reports_segments():
     assert r["steps"] == 655_360                       # 10 segments of at least one 65,536-step chunk
     assert r["last_over_first"] == pytest.approx(r["segments"][-1] / r["segments"][0])
     assert r["subnormals"] == 0
+    assert r["lowest_over_first"] == pytest.approx(min(r["segments"]) / r["segments"][0])
+    assert r["holds"] == (r["lowest_over_first"] >= 0.9)
     assert r["segment_work"] == [] and r["work_last_over_first"] is None   # one stage: constant work
     assert r["segment_stage"] == [] and r["stage_last_over_first"] is None
     res = CliRunner().invoke(cli, ["speed", "--case", "constructive", "--long", "--scale", "0.01", "--json"])
@@ -139,3 +141,25 @@ def test_stage_last_over_first_compares_segments_of_one_stage_only():
     assert r.stage_last_over_first == pytest.approx(0.5)
     assert SpeedResult("x", 1, 1.0, 1.0, 0.0, segments=[1.0, 2.0], segment_stage=[0, 1]).stage_last_over_first is None
     assert r.to_dict()["stage_last_over_first"] == pytest.approx(0.5)
+
+
+def test_speed_holds_judges_the_slowest_segment_not_only_the_last():
+    """A dip in the middle of a run that has passed by its end (the columnar learner on an Intel core, 2026-12-04:
+    1,619k -> 1,223k -> 1,632k steps/s) is caught; staged runs are judged within a stage, at constant work."""
+    from oscbench.benchmark.speed import SpeedResult, format_table
+
+    dip = SpeedResult("c", 1, 1.0, 1.0, 0.0, segments=[1619.0, 1595.0, 1223.0, 1293.0, 1632.0])
+    assert dip.last_over_first > 1.0 and dip.lowest_over_first == pytest.approx(1223 / 1619)
+    assert dip.holds is False and dip.to_dict()["holds"] is False
+    flat = SpeedResult("t", 1, 1.0, 1.0, 0.0, segments=[470.0, 440.0, 480.0])
+    assert flat.holds is True and flat.lowest_over_first == pytest.approx(440 / 470)
+    # staged: stage 1's slowest segment is 0.8 of its first; the fall from stage to stage (more work) is not judged
+    staged = SpeedResult("h", 1, 1.0, 1.0, 0.0, segments=[100.0, 95.0, 70.0, 60.0, 48.0, 57.0],
+                         segment_stage=[0, 0, None, 1, 1, 1])
+    assert staged.lowest_over_first == pytest.approx(0.8) and staged.holds is False
+    staged.segments[4] = 55.0
+    assert staged.lowest_over_first == pytest.approx(55 / 60) and staged.holds is True   # stage 0: 0.95
+    assert SpeedResult("x", 1, 1.0, 1.0, 0.0).holds is None            # no segments: no verdict
+    table = format_table([dip, flat])
+    assert "SPEED DOES NOT HOLD: slowest segment 0.76 of the first" in table
+    assert "speed holds (slowest segment 0.94 of the first)" in table

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 _CASES: dict[str, tuple[Callable[..., "SpeedResult"], str]] = {}
+HOLDS_WITHIN = 0.10   # --long: speed holds when no segment is more than this fraction below the first (issue 11)
 
 
 @dataclass
@@ -84,12 +85,36 @@ class SpeedResult:
         """Staged runs: the lowest, over the stages holding two or more whole segments, of the stage's last
         segment rate over its first -- whether speed holds at constant work (1.0 = it does); None for
         runs without stages or without such a stage."""
+        if not self.segment_stage:
+            return None
+        ratios = [v[-1] / v[0] for v in self._stage_runs() if len(v) > 1 and v[0] > 0]
+        return min(ratios) if ratios else None
+
+    def _stage_runs(self) -> list[list[float]]:
+        """The segment rates grouped by stage (segments spanning a switch left out); one group for runs without
+        stages."""
+        if not self.segment_stage:
+            return [list(self.segments)] if self.segments else []
         by: dict[int, list[float]] = {}
         for rate, stage in zip(self.segments, self.segment_stage):
             if stage is not None:
                 by.setdefault(stage, []).append(rate)
-        ratios = [v[-1] / v[0] for v in by.values() if len(v) > 1 and v[0] > 0]
+        return list(by.values())
+
+    @property
+    def lowest_over_first(self) -> float | None:
+        """The slowest segment over the first -- within each stage for staged runs, at constant work -- the
+        lowest over the stages with two or more whole segments: catches a slowdown in the middle of a run
+        that has passed by its end (last/first would not)."""
+        ratios = [min(v) / v[0] for v in self._stage_runs() if len(v) > 1 and v[0] > 0]
         return min(ratios) if ratios else None
+
+    @property
+    def holds(self) -> bool | None:
+        """Speed holds over the run: no segment more than 10% below the first (:data:`HOLDS_WITHIN`); None
+        without segments."""
+        low = self.lowest_over_first
+        return None if low is None else low >= 1.0 - HOLDS_WITHIN
 
     @property
     def per_cpu_second(self) -> float:
@@ -105,6 +130,8 @@ class SpeedResult:
         d["work_last_over_first"] = self.work_last_over_first
         d["stage_last_over_first"] = self.stage_last_over_first
         d["cpu_share"] = self.cpu_share
+        d["lowest_over_first"] = self.lowest_over_first
+        d["holds"] = self.holds
         return d
 
 
@@ -262,6 +289,11 @@ def format_table(results: list[SpeedResult]) -> str:
                         + (f" ({work:.2f} per unit of work: later stages do more a step)" if work is not None else "")
                         + (f"; within a stage, last/first >= {stage:.2f}" if stage is not None else "")
                         + f"; subnormals in the state at the end: {r.subnormals}")
+            if r.holds is not None:
+                low = f"slowest segment {r.lowest_over_first:.2f} of the first" + (" of its stage" if r.segment_stage
+                                                                                    else "")
+                rows.append(f"{'':<4}" + (f"speed holds ({low})" if r.holds else
+                                          f"SPEED DOES NOT HOLD: {low} (more than {HOLDS_WITHIN:.0%} below)"))
     return "\n".join(rows)
 
 
