@@ -12,6 +12,11 @@ compute still does those passes once per seed, so the aggregate gain of B seeds 
 
     whole step / per-parameter passes            (everything else made free, B → ∞)
 
+It also times two floors of the RTRL pass over the same 20 × 288 parameters: the RMSProp step's square root
+and division alone (``w += a·e / (√s + ε)``) and a read-modify-write of five arrays without them -- what
+any exact learner of this size must pay a step, whatever the layout (docs/performance.md, "Why 8% is out
+of reach").
+
 Usage::
 
     taskset -c 1 python tools/step_parts.py [--steps 200000] [--reps 5] [--json]
@@ -69,6 +74,45 @@ def _param_passes(xs, th, trc, trh, el, rs, weff, n_steps):  # pragma: no cover 
     return total
 
 
+@njit(cache=False, error_model="numpy", fastmath={"contract"})
+def _sqrt_div(w, ev, s, n_steps, ad, eps):  # pragma: no cover - compiled
+    """The RMSProp step's square root and division alone, over every parameter, ``n_steps`` times."""
+    for _ in range(n_steps):
+        for i in range(w.size):
+            w[i] += ad * ev[i] / (np.sqrt(s[i]) + eps)
+    return w[0]
+
+
+@njit(cache=False, error_model="numpy", fastmath={"contract"})
+def _rmw5(w, ev, s, tc, th, n_steps):  # pragma: no cover - compiled
+    """A read-modify-write of five arrays (weights, RMSProp state, eligibility and two RTRL traces) without
+    the square root and division, ``n_steps`` times."""
+    f = w.dtype.type
+    for _ in range(n_steps):
+        for i in range(w.size):
+            w[i] += f(1e-4) * ev[i]
+            s[i] = f(0.99) * s[i] + f(1e-3)
+            ev[i] = f(0.9) * ev[i] + tc[i]
+            tc[i] = f(0.5) * tc[i] + th[i]
+            th[i] = f(0.5) * th[i] + f(1e-3)
+    return w[0]
+
+
+def _time_floors(steps: int) -> tuple[float, float]:
+    n = 4 * PER_STAGE * 288
+    rng = np.random.default_rng(0)
+    w, tc, th = (np.zeros(n, np.float32) for _ in range(3))
+    ev = rng.random(n).astype(np.float32)
+    s = rng.random(n).astype(np.float32) + np.float32(0.1)
+    _sqrt_div(w, ev, s, 10, np.float32(1e-4), np.float32(1e-8))
+    _rmw5(w, ev, s, tc, th, 10)
+    t0 = time.process_time()
+    _sqrt_div(w, ev, s, steps, np.float32(1e-4), np.float32(1e-8))
+    t1 = time.process_time()
+    _rmw5(w, ev, s, tc, th, steps)
+    return (t1 - t0) / steps, (time.process_time() - t1) / steps
+
+
 def _learner(steps: int) -> BatchedLearner:
     """A hybrid 15/5 run at 275 inputs that stays in stage 0 for ``steps`` steps (as the passes above)."""
     return BatchedLearner("hybrid", N_FEATURES, [0], [dict(n_columns=N_COLUMNS, columns_per_stage=PER_STAGE,
@@ -108,13 +152,17 @@ def main() -> None:
     a = p.parse_args()
     pool = _stream_pool(2 * CHUNK, N_FEATURES)
     xs = np.concatenate([x for x, _, _ in pool])
-    whole, params = [], []
+    whole, params, sqdiv, rmw = [], [], [], []
     load0 = os.getloadavg()[0]
     for _ in range(a.reps):     # interleaved
         whole.append(_time_whole(pool, a.steps))
         params.append(_time_params(xs, a.steps))
+        sd, rw = _time_floors(a.steps)
+        sqdiv.append(sd)
+        rmw.append(rw)
     w, q = float(np.median(whole)), float(np.median(params))
     out = {"whole_step_us": w * 1e6, "param_passes_us": q * 1e6, "share": q / w, "batching_bound": w / q,
+           "sqrt_div_only_us": float(np.median(sqdiv)) * 1e6, "rmw5_only_us": float(np.median(rmw)) * 1e6,
            "whole_runs_us": [v * 1e6 for v in whole], "param_runs_us": [v * 1e6 for v in params],
            "load_before": load0, "load_after": os.getloadavg()[0], "steps": a.steps, "reps": a.reps}
     if a.json:
@@ -126,6 +174,8 @@ def main() -> None:
         print(f"  per-parameter passes    {q * 1e6:6.2f} us   ({', '.join(f'{v * 1e6:.2f}' for v in params)})"
               f"   {q / w:.0%} of the step")
         print(f"  bound on the gain of batching seeds: {w / q:.2f}x")
+        print(f"  floors over the learning stage's {4 * PER_STAGE * 288:,} parameters: square root + division alone "
+              f"{out['sqrt_div_only_us']:.2f} us, read-modify-write of five arrays {out['rmw5_only_us']:.2f} us")
 
 
 if __name__ == "__main__":
