@@ -85,6 +85,30 @@ def test_local_workers_do_not_run_the_dashboard_diagnostics(cluster):
     assert len(got) == 2 and all(v == (False, "1s", "5s", False) for v in got.values()), got
 
 
+def test_local_workers_keep_a_lost_scheduler_out_of_the_terminal(cluster):
+    """Closing a local cluster (after Ctrl-C) can cut a worker's heartbeat; the worker then logs the closed
+    connection with its traceback, which once reached the terminal in the Ctrl-C test below. Every local
+    worker filters those records out of its log output, and only those."""
+    import logging
+
+    from distributed.comm.core import CommClosedError
+
+    def filters(dask_worker) -> list:
+        return [[type(f).__name__ for f in h.filters] for h in logging.getLogger("distributed").handlers]
+
+    got = cluster.run(filters)
+    assert len(got) == 2 and all(v and all("LostScheduler" in h for h in v) for v in got.values()), got
+
+    def record(exc: BaseException | None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1,
+                                 "Failed to communicate with scheduler during heartbeat.", None, info)
+
+    keep = distributed.LostScheduler()
+    assert not keep.filter(record(CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: Stream is closed")))
+    assert keep.filter(record(ValueError("a real error"))) and keep.filter(record(None))
+
+
 def _full_chunks(mark: Path, size: int = 1000) -> int:
     """Calls of run() on a whole chunk (the whole-run causality checks replay shorter prefixes)."""
     return mark.read_text().split().count(str(size))
