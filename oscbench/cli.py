@@ -717,23 +717,23 @@ def leaderboard_validate(as_json, root) -> None:
 @_LB_ROOT
 def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root) -> None:
     """Re-run ENTRIES (slugs or entry files; none = every active entry) from their stored code; record the status."""
-    from oscbench.leaderboard import entries as E
     from oscbench.leaderboard import verify as V
 
     paths = V.resolve_entries(root, entries)
     out: list[dict[str, Any]] = []
     failed = 0
     for path in paths:
-        try:
-            V.require_data(E.read_entry(path), path)
-        except OscbenchError as err:       # the verifier's machine lacks data: say so, write nothing, go on
+        try:     # raises before anything is written, e.g. when this machine lacks an entry's datasets
+            problems = V.verify_prefix(path) if prefix else None
+            res = None if prefix else V.verify_entry(path, n_seeds=n_seeds, n_heldout=n_heldout,
+                                                     progress=not (quiet or as_json))
+        except OscbenchError as err:       # say so, write nothing, go on with the other entries
             failed += 1
             out.append({"file": str(path), "status": "not run", "reason": str(err), "checks": []})
             if not as_json:
                 click.echo(f"error: {err}", err=True)
             continue
         if prefix:
-            problems = V.verify_prefix(path)
             if problems is None:
                 out.append({"file": str(path), "status": "unverified", "problems": []})
                 if not as_json:
@@ -747,7 +747,7 @@ def leaderboard_verify(entries, n_seeds, n_heldout, prefix, as_json, quiet, root
                 click.echo(f"{path}: first {V.PREFIX_BINS} curve bins of every seed "
                            f"{'do not reproduce' if problems else 'reproduce'}")
             continue
-        res = V.verify_entry(path, n_seeds=n_seeds, n_heldout=n_heldout, progress=not (quiet or as_json))
+        assert res is not None
         if res.status == "unverified":
             out.append({"file": str(path), "status": res.status, "reason": res.reason, "checks": []})
             if not as_json:

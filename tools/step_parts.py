@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
 from numba import njit
 
 from oscbench.baselines.batched import BatchedLearner
-from oscbench.baselines.kernels_column import matvec_acc, row_dots, rtrl_lane, stage_rows
+from oscbench.baselines.kernels_column import matvec_acc, row_dots, rtrl_lane, stage_rows, tiny_of
 from oscbench.benchmark.learner_speed import CHUNK, _stream_pool
+from oscbench.benchmark.speed import format_load, load_average
 
 N_FEATURES, N_COLUMNS, PER_STAGE = 275, 15, 5
 
@@ -42,8 +42,8 @@ N_FEATURES, N_COLUMNS, PER_STAGE = 275, 15, 5
 def _param_passes(xs, th, trc, trh, el, rs, weff, n_steps):  # pragma: no cover - compiled
     """The per-parameter passes of stage 0 of a hybrid 15/5 step, ``n_steps`` times, on the stream ``xs``."""
     n = xs.shape[1]
-    U = 5
-    T = 15
+    U = PER_STAGE
+    T = N_COLUMNS
     L = 4 * U
     dt = th.dtype
     nr = stage_rows(n, 0, U)
@@ -52,7 +52,7 @@ def _param_passes(xs, th, trc, trh, el, rs, weff, n_steps):  # pragma: no cover 
     z = np.zeros(n + T, dt)
     zfull = np.zeros(th.shape[2], dt)
     zfull[1] = 1.0
-    tiny = dt.type(2.0 ** -100)
+    tiny = tiny_of(th)
     a, b2, eps = dt.type(1e-4), dt.type(0.9999), dt.type(1e-8)
     omb2 = dt.type(1.0) - b2
     total = dt.type(0.0)
@@ -99,7 +99,7 @@ def _rmw5(w, ev, s, tc, th, n_steps):  # pragma: no cover - compiled
 
 
 def _time_floors(steps: int) -> tuple[float, float]:
-    n = 4 * PER_STAGE * 288
+    n = 4 * PER_STAGE * stage_rows(N_FEATURES, 0, PER_STAGE)
     rng = np.random.default_rng(0)
     w, tc, th = (np.zeros(n, np.float32) for _ in range(3))
     ev = rng.random(n).astype(np.float32)
@@ -153,7 +153,7 @@ def main() -> None:
     pool = _stream_pool(2 * CHUNK, N_FEATURES)
     xs = np.concatenate([x for x, _, _ in pool])
     whole, params, sqdiv, rmw = [], [], [], []
-    load0 = os.getloadavg()[0]
+    load0 = load_average()
     for _ in range(a.reps):     # interleaved
         whole.append(_time_whole(pool, a.steps))
         params.append(_time_params(xs, a.steps))
@@ -164,17 +164,17 @@ def main() -> None:
     out = {"whole_step_us": w * 1e6, "param_passes_us": q * 1e6, "share": q / w, "batching_bound": w / q,
            "sqrt_div_only_us": float(np.median(sqdiv)) * 1e6, "rmw5_only_us": float(np.median(rmw)) * 1e6,
            "whole_runs_us": [v * 1e6 for v in whole], "param_runs_us": [v * 1e6 for v in params],
-           "load_before": load0, "load_after": os.getloadavg()[0], "steps": a.steps, "reps": a.reps}
+           "load_before": load0, "load_after": load_average(), "steps": a.steps, "reps": a.reps}
     if a.json:
         print(json.dumps(out, indent=1))
     else:
         print(f"hybrid 15/5 x 275, stage 0, medians of {a.reps} interleaved runs of {a.steps:,} steps "
-              f"(load {load0:.2f} -> {out['load_after']:.2f}):")
+              f"(load {format_load(load0)} -> {format_load(out['load_after'])}):")
         print(f"  whole step              {w * 1e6:6.2f} us   ({', '.join(f'{v * 1e6:.2f}' for v in whole)})")
         print(f"  per-parameter passes    {q * 1e6:6.2f} us   ({', '.join(f'{v * 1e6:.2f}' for v in params)})"
               f"   {q / w:.0%} of the step")
         print(f"  bound on the gain of batching seeds: {w / q:.2f}x")
-        print(f"  floors over the learning stage's {4 * PER_STAGE * 288:,} parameters: square root + division alone "
+        print(f"  floors over the learning stage's {4 * PER_STAGE * stage_rows(N_FEATURES, 0, PER_STAGE):,} parameters: square root + division alone "
               f"{out['sqrt_div_only_us']:.2f} us, read-modify-write of five arrays {out['rmw5_only_us']:.2f} us")
 
 

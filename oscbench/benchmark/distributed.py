@@ -47,6 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distributed.comm.core import CommClosedError
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from oscbench.errors import ConfigError, OscbenchError
@@ -259,8 +260,6 @@ class LostScheduler(logging.Filter):
     runs of the Ctrl-C test on a loaded machine, 2026-12-04). Every other record passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from distributed.comm.core import CommClosedError
-
         exc = record.exc_info[1] if record.exc_info else None
         return not isinstance(exc, CommClosedError)
 

@@ -254,7 +254,8 @@ def load_average() -> float | None:
         return None
 
 
-def _load(x: float | None) -> str:
+def format_load(x: float | None) -> str:
+    """A load average as printed in reports ("?" where the OS gives none)."""
     return "?" if x is None else f"{x:.2f}"
 
 
@@ -264,7 +265,7 @@ def host_line(results: list[SpeedResult]) -> str:
         return ""
     h = results[0].host
     return (f"host: {h.get('cpu') or 'unknown CPU'} (numba target {h.get('compiled_target') or '?'}); "
-            f"load (1-minute average) {_load(results[0].load_before)} before, {_load(results[-1].load_after)} after")
+            f"load (1-minute average) {format_load(results[0].load_before)} before, {format_load(results[-1].load_after)} after")
 
 
 def format_table(results: list[SpeedResult]) -> str:

@@ -342,11 +342,11 @@ def require_data(entry: Mapping[str, Any], path: Path) -> None:
         return
     games = sorted({r["task"].get("game") for r in entry.get("records") or [] if r.get("status") == "ok"} - {None})
     missing = []
-    for game in games:
+    for did in (task.dataset_id.format(game=g) for g in games):
         try:
-            resolve(task.dataset_id.format(game=game))
+            resolve(did)
         except DataError:
-            missing.append(task.dataset_id.format(game=game))
+            missing.append(did)
     if missing:
         fix = (f"oscbench datasets download {missing[0]}" if len(missing) == 1 else
                f"oscbench datasets download {task.id} --jobs 2")
